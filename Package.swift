@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+//
+// SMIEngine: an SMI (Service Mesh Interface) policy compiler and decision engine.
+//
+// Pipeline, one module per stage, dependencies pointing one way:
+//
+//   SMIModel  <-  SMILoader (YAML/JSON bytes -> model + diagnostics; libyaml via CYAML)
+//   SMIModel  <-  SMICompiler (model -> normalized IR -> decision tree -> bytecode)
+//                 SMIBytecode (opcode table, Program, verifier, disassembler)
+//                 SMIRegex    (the only module that touches PCRE2, via CPCRE2)
+//   SMIBytecode + SMIRegex <- SMIRuntime (executable policy, scratch, evaluator)
+//   everything  <-  SMIEngine (Swift facade)  <-  smi (command-line tool)
+//
+// Only the `smi` tool and the tests may import Foundation: the modules a C program links
+// stay Foundation-free so the embedded library stays small.
+import PackageDescription
+
+let package = Package(
+    name: "SMIEngine",
+    products: [
+        .library(name: "SMIEngine", targets: ["SMIEngine"]),
+        .executable(name: "smi", targets: ["smi"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
+        .target(name: "SMIModel"),
+        .target(name: "SMILoader", dependencies: ["SMIModel", "CYAML"]),
+        .target(name: "SMIRegex", dependencies: ["CPCRE2"]),
+        .target(name: "SMIBytecode"),
+        .target(name: "SMICompiler", dependencies: ["SMIModel", "SMIBytecode", "SMIRegex"]),
+        .target(name: "SMIRuntime", dependencies: ["SMIBytecode", "SMIRegex"]),
+        .target(
+            name: "SMIEngine",
+            dependencies: ["SMIModel", "SMILoader", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIRegex"]
+        ),
+        .executableTarget(
+            name: "smi",
+            dependencies: [
+                "SMIEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "SMITestSupport",
+            dependencies: ["SMIEngine", "SMIModel", "SMILoader"],
+            path: "Tests/SMITestSupport"
+        ),
+        .testTarget(name: "SMILoaderTests", dependencies: ["SMILoader", "SMIModel", "SMITestSupport"]),
+        .testTarget(name: "SMIRegexTests", dependencies: ["SMIRegex"]),
+        .testTarget(
+            name: "SMIEngineTests",
+            dependencies: ["SMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMILoader", "SMIModel", "SMIRegex", "SMITestSupport"],
+            exclude: ["Golden"]
+        ),
+    ]
+)

@@ -1,0 +1,164 @@
+// The single source of truth for the instruction set. The disassembler, the verifier and the
+// opcode table in docs/BYTECODE.md are all derived from `Opcode.info` (a test checks the doc).
+//
+// Instruction layout: one 32-bit word `opcode | operandCount << 8` followed by the operands,
+// one 32-bit word each, in the order the table lists them.
+//
+//   word 0   [ 31 ........ 16 | 15 ..... 8 | 7 ..... 0 ]
+//            [    reserved=0   |  operands  |  opcode   ]
+//   word 1.. operand 0, operand 1, ...
+//
+// ORDER OP: cases are append-only; their raw values are part of the bundle format.
+
+/// What an operand refers to; the verifier checks each kind against its section.
+public enum OperandKind: String, Sendable, CaseIterable {
+    /// Offset of a hash switch table in `tables`.
+    case switchTable = "table"
+    /// Index into `routeSets`.
+    case routeSet = "routes"
+    /// Index into `grants`.
+    case grant = "grant"
+    /// A ``DenyReason`` raw value.
+    case reason = "reason"
+    /// An absolute code offset, strictly after the instruction.
+    case target = "target"
+    /// Index into `splitConditions`.
+    case splitCondition = "condition"
+    /// Offset of a weight table in `tables`.
+    case weightTable = "weights"
+    /// Index into `names` (a service).
+    case name = "name"
+}
+
+/// The opcodes of the decision-tree bytecode.
+public enum Opcode: UInt8, Sendable, CaseIterable {
+    case switchDestination = 1
+    case switchSource = 2
+    case switchProtocol = 3
+    case switchPort = 4
+    case switchMethod = 5
+    case matchRoutes = 6
+    case allow = 7
+    case deny = 8
+    case jump = 9
+    case switchService = 10
+    case splitWhen = 11
+    case pick = 12
+    case answerRoot = 13
+}
+
+/// One row of the opcode table.
+public struct OpcodeInfo: Sendable {
+    /// UPPER_SNAKE name printed by the disassembler.
+    public var mnemonic: String
+    /// The operands, in order.
+    public var operands: [OperandKind]
+    /// Whether evaluation ends at this instruction.
+    public var isTerminator: Bool
+    /// What the instruction does, in one line.
+    public var summary: String
+}
+
+extension Opcode {
+    /// The opcode table.
+    public var info: OpcodeInfo {
+        switch self {
+        case .switchDestination:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_DEST", operands: [.switchTable], isTerminator: false,
+                summary: "jump by the destination identity's name index; fall through when absent")
+        case .switchSource:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_SOURCE", operands: [.switchTable], isTerminator: false,
+                summary: "jump by the source identity's name index; fall through when absent")
+        case .switchProtocol:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_PROTO", operands: [.switchTable], isTerminator: false,
+                summary: "jump by protocol (0 http, 1 tcp, 2 udp); fall through when absent")
+        case .switchPort:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_PORT", operands: [.switchTable], isTerminator: false,
+                summary: "jump by destination port; fall through when absent")
+        case .switchMethod:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_METHOD", operands: [.switchTable], isTerminator: false,
+                summary: "jump by the HTTP method's index in `methods`; fall through when absent")
+        case .matchRoutes:
+            return OpcodeInfo(
+                mnemonic: "MATCH_ROUTES", operands: [.routeSet], isTerminator: false,
+                summary: "allow with the first route candidate whose path and headers match; else fall through")
+        case .allow:
+            return OpcodeInfo(
+                mnemonic: "ALLOW", operands: [.grant], isTerminator: true,
+                summary: "allow, naming the grant (TrafficTarget, rule kind, match)")
+        case .deny:
+            return OpcodeInfo(
+                mnemonic: "DENY", operands: [.reason], isTerminator: true,
+                summary: "deny with the reason (regex-budget-exceeded instead when a regex hit its budget)")
+        case .jump:
+            return OpcodeInfo(
+                mnemonic: "JUMP", operands: [.target], isTerminator: false,
+                summary: "continue at the target (always forward)")
+        case .switchService:
+            return OpcodeInfo(
+                mnemonic: "SWITCH_SERVICE", operands: [.switchTable], isTerminator: false,
+                summary: "jump by the root service's name index; fall through when absent")
+        case .splitWhen:
+            return OpcodeInfo(
+                mnemonic: "SPLIT_WHEN", operands: [.splitCondition, .target], isTerminator: false,
+                summary: "fall through when the request meets the split's matches; else jump to the target")
+        case .pick:
+            return OpcodeInfo(
+                mnemonic: "PICK", operands: [.weightTable, .name], isTerminator: true,
+                summary: "answer the backend chosen by entropy from the weight table, naming the split")
+        case .answerRoot:
+            return OpcodeInfo(
+                mnemonic: "ROOT", operands: [], isTerminator: true,
+                summary: "answer the root service itself")
+        }
+    }
+
+    /// The instruction's length in words.
+    public var length: Int { 1 + info.operands.count }
+
+    /// The first word of an instruction with this opcode.
+    public var headerWord: UInt32 { UInt32(rawValue) | UInt32(info.operands.count) << 8 }
+}
+
+/// Why a request was denied, as the bytecode encodes it. Append-only.
+public enum DenyCode: UInt32, Sendable, CaseIterable {
+    case pathRejected = 0
+    case noTrafficTarget = 1
+    case sourceNotAllowed = 2
+    case portNotAllowed = 3
+    case noRouteMatched = 4
+    case regexBudgetExceeded = 5
+
+    /// The reason's spelling in decisions.
+    public var spelling: String {
+        switch self {
+        case .pathRejected: return "path-rejected"
+        case .noTrafficTarget: return "no-traffic-target"
+        case .sourceNotAllowed: return "source-not-allowed"
+        case .portNotAllowed: return "port-not-allowed"
+        case .noRouteMatched: return "no-route-matched"
+        case .regexBudgetExceeded: return "regex-budget-exceeded"
+        }
+    }
+}
+
+/// Protocol keys of `SWITCH_PROTO`.
+public enum ProtocolCode: UInt32, Sendable, CaseIterable {
+    case http = 0
+    case tcp = 1
+    case udp = 2
+
+    /// `http`, `tcp` or `udp`.
+    public var spelling: String {
+        switch self {
+        case .http: return "http"
+        case .tcp: return "tcp"
+        case .udp: return "udp"
+        }
+    }
+}

@@ -1,0 +1,259 @@
+/// A string-table index meaning "none".
+public let noIndex: UInt32 = .max
+
+/// Options baked into a program when it was compiled.
+public struct ProgramOptions: Sendable, Hashable {
+    /// `pathRegex` anchored at both ends.
+    public var fullPathMatch: Bool
+    /// Path normalization steps.
+    public var normalization: PathNormalization
+    /// PCRE2 match limit per evaluation.
+    public var matchLimit: UInt32
+    /// PCRE2 depth limit per evaluation.
+    public var depthLimit: UInt32
+    /// Required SPIFFE trust domain, or nil for any.
+    public var trustDomain: String?
+
+    /// Creates options.
+    public init(fullPathMatch: Bool, normalization: PathNormalization, matchLimit: UInt32, depthLimit: UInt32, trustDomain: String?) {
+        self.fullPathMatch = fullPathMatch
+        self.normalization = normalization
+        self.matchLimit = matchLimit
+        self.depthLimit = depthLimit
+        self.trustDomain = trustDomain
+    }
+}
+
+/// Rule kinds as a grant records them.
+public enum GrantRuleKind: UInt32, Sendable, CaseIterable {
+    case httpRouteGroup = 0
+    case tcpRoute = 1
+    case udpRoute = 2
+
+    /// `HTTPRouteGroup`, `TCPRoute` or `UDPRoute`.
+    public var spelling: String {
+        switch self {
+        case .httpRouteGroup: return "HTTPRouteGroup"
+        case .tcpRoute: return "TCPRoute"
+        case .udpRoute: return "UDPRoute"
+        }
+    }
+}
+
+/// What an allow names: the TrafficTarget, the rule kind and the match.
+public struct Grant: Sendable, Hashable {
+    /// String index of the TrafficTarget's `namespace/name`.
+    public var trafficTarget: UInt32
+    /// The granting rule's kind.
+    public var ruleKind: GrantRuleKind
+    /// String index of the match name, or ``noIndex`` for an L4 grant.
+    public var match: UInt32
+
+    /// Creates a grant.
+    public init(trafficTarget: UInt32, ruleKind: GrantRuleKind, match: UInt32) {
+        self.trafficTarget = trafficTarget
+        self.ruleKind = ruleKind
+        self.match = match
+    }
+}
+
+/// A header condition: the (lowercase) name's value must match the pattern as a whole.
+public struct HeaderTest: Sendable, Hashable {
+    /// String index of the lowercase header name.
+    public var name: UInt32
+    /// String index of the value pattern.
+    public var pattern: UInt32
+
+    /// Creates a header test.
+    public init(name: UInt32, pattern: UInt32) {
+        self.name = name
+        self.pattern = pattern
+    }
+}
+
+/// One candidate of a route set: an HTTP match with the grant it gives.
+public struct RouteCandidate: Sendable, Hashable {
+    /// Index into `grants` (``noIndex`` in split conditions).
+    public var grant: UInt32
+    /// String index of the path pattern, or ``noIndex`` when any path matches.
+    public var path: UInt32
+    /// Method indices the candidate accepts; empty means any method.
+    public var methods: [UInt32]
+    /// Header conditions, all of which must hold.
+    public var headers: [HeaderTest]
+
+    /// Creates a candidate.
+    public init(grant: UInt32, path: UInt32, methods: [UInt32], headers: [HeaderTest]) {
+        self.grant = grant
+        self.path = path
+        self.methods = methods
+        self.headers = headers
+    }
+}
+
+/// An ordered list of candidates, answered as "the first that matches".
+public struct RouteSet: Sendable, Hashable {
+    /// The candidates, in priority order.
+    public var candidates: [RouteCandidate]
+
+    /// Creates a route set.
+    public init(candidates: [RouteCandidate]) { self.candidates = candidates }
+}
+
+/// When a TrafficSplit with `matches` applies.
+public struct SplitCondition: Sendable, Hashable {
+    /// HTTP matches of the listed HTTPRouteGroups, or ``noIndex`` when none.
+    public var routeSet: UInt32
+    /// Whether a listed TCPRoute covers every port (it then matches every request).
+    public var anyPort: Bool
+    /// Ports of the listed TCPRoutes, sorted; a request without a port matches none.
+    public var ports: [UInt32]
+
+    /// Creates a condition.
+    public init(routeSet: UInt32, anyPort: Bool, ports: [UInt32]) {
+        self.routeSet = routeSet
+        self.anyPort = anyPort
+        self.ports = ports
+    }
+}
+
+/// A note tying an instruction to the resource it came from, for the disassembler.
+public struct Annotation: Sendable, Hashable {
+    /// The instruction's code offset.
+    public var offset: UInt32
+    /// String index of the note.
+    public var text: UInt32
+
+    /// Creates an annotation.
+    public init(offset: UInt32, text: UInt32) {
+        self.offset = offset
+        self.text = text
+    }
+}
+
+/// A compiled policy: decision-tree bytecode plus the sections its operands index.
+///
+/// Plain data, no compiled regexes: `SMIRuntime` verifies it and turns it into an executable
+/// policy. The layout is specified in docs/BYTECODE.md.
+public struct Program: Sendable, Hashable {
+    /// The format version this build writes and reads.
+    public static let formatVersion: UInt32 = 1
+
+    /// Options baked in at compile time.
+    public var options: ProgramOptions
+    /// Every string the program mentions.
+    public var strings: [String] = []
+    /// Identities and services (`namespace/name`) as string indices; operands of
+    /// `SWITCH_DEST`, `SWITCH_SOURCE` and `SWITCH_SERVICE` are indices into this list.
+    public var names: [UInt32] = []
+    /// Method tokens as string indices; keys of `SWITCH_METHOD`.
+    public var methods: [UInt32] = []
+    /// Grants named by `ALLOW` and route candidates.
+    public var grants: [Grant] = []
+    /// Route sets named by `MATCH_ROUTES` and split conditions.
+    public var routeSets: [RouteSet] = []
+    /// Conditions named by `SPLIT_WHEN`.
+    public var splitConditions: [SplitCondition] = []
+    /// The instructions.
+    public var code: [UInt32] = []
+    /// Switch and weight tables.
+    public var tables: [UInt32] = []
+    /// Where access decisions start.
+    public var accessEntry: UInt32 = 0
+    /// Where split decisions start.
+    public var splitEntry: UInt32 = 0
+    /// Instruction notes, sorted by offset.
+    public var annotations: [Annotation] = []
+
+    /// An empty program with the given options.
+    public init(options: ProgramOptions) { self.options = options }
+
+    /// The string at `index`, or nil when out of range.
+    public func string(_ index: UInt32) -> String? {
+        index < strings.count ? strings[Int(index)] : nil
+    }
+
+    /// The name (`namespace/name`) at name index `index`.
+    public func name(_ index: UInt32) -> String? {
+        guard index < names.count else { return nil }
+        return string(names[Int(index)])
+    }
+}
+
+/// Hash switch tables: `[log2Capacity, count, (key, target) × capacity]`, open addressing with
+/// linear probing, empty slots hold key `0xFFFF_FFFF`, at most half full.
+public enum SwitchTable {
+    /// The key of an empty slot.
+    public static let emptyKey: UInt32 = .max
+
+    /// The first probe slot of `key` in a table of `1 << log2` slots.
+    @inline(__always)
+    public static func slot(_ key: UInt32, log2: UInt32) -> UInt32 {
+        log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 &- log2)
+    }
+
+    /// Encodes `entries` (distinct keys) as a table.
+    public static func encode(_ entries: [(key: UInt32, target: UInt32)]) -> [UInt32] {
+        var log2: UInt32 = 0
+        while (1 << log2) < entries.count * 2 { log2 += 1 }
+        let capacity = 1 << Int(log2)
+        var slots = [UInt32](repeating: emptyKey, count: capacity * 2)
+        for (key, target) in entries.sorted(by: { $0.key < $1.key }) {
+            var i = Int(slot(key, log2: log2))
+            while slots[i * 2] != emptyKey { i = (i + 1) & (capacity - 1) }
+            slots[i * 2] = key
+            slots[i * 2 + 1] = target
+        }
+        return [log2, UInt32(entries.count)] + slots
+    }
+
+    /// The entries of the table at `offset`, in slot order; nil if it does not fit in `tables`.
+    public static func decode(_ tables: [UInt32], at offset: Int) -> [(key: UInt32, target: UInt32)]? {
+        guard offset >= 0, offset + 2 <= tables.count, tables[offset] < 31 else { return nil }
+        let capacity = 1 << Int(tables[offset])
+        guard offset + 2 + capacity * 2 <= tables.count else { return nil }
+        var result: [(key: UInt32, target: UInt32)] = []
+        for i in 0..<capacity where tables[offset + 2 + i * 2] != emptyKey {
+            result.append((tables[offset + 2 + i * 2], tables[offset + 3 + i * 2]))
+        }
+        return result
+    }
+}
+
+/// Weight tables: `[count, totalHigh, totalLow, (cumulativeHigh, cumulativeLow, name) × count]`;
+/// zero weights are left out, cumulative sums are strictly increasing and the last equals total.
+public enum WeightTable {
+    /// Encodes `(name index, weight)` pairs, skipping zero weights; nil when the sum overflows.
+    public static func encode(_ backends: [(name: UInt32, weight: UInt64)]) -> [UInt32]? {
+        var rows: [UInt32] = []
+        var total: UInt64 = 0
+        var count: UInt32 = 0
+        for (name, weight) in backends where weight > 0 {
+            let (sum, overflow) = total.addingReportingOverflow(weight)
+            if overflow { return nil }
+            total = sum
+            count += 1
+            rows += [UInt32(truncatingIfNeeded: total >> 32), UInt32(truncatingIfNeeded: total), name]
+        }
+        return [count, UInt32(truncatingIfNeeded: total >> 32), UInt32(truncatingIfNeeded: total)] + rows
+    }
+
+    /// The entries of the table at `offset`: name index and (non-cumulative) weight.
+    public static func decode(_ tables: [UInt32], at offset: Int) -> [(name: UInt32, weight: UInt64)]? {
+        guard offset >= 0, offset + 3 <= tables.count else { return nil }
+        let count = Int(tables[offset])
+        guard count <= (tables.count - offset - 3) / 3 else { return nil }
+        var result: [(name: UInt32, weight: UInt64)] = []
+        var previous: UInt64 = 0
+        for i in 0..<count {
+            let base = offset + 3 + i * 3
+            let cumulative = UInt64(tables[base]) << 32 | UInt64(tables[base + 1])
+            guard cumulative > previous else { return nil }
+            result.append((tables[base + 2], cumulative - previous))
+            previous = cumulative
+        }
+        let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
+        guard total == previous else { return nil }
+        return result
+    }
+}

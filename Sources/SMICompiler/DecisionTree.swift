@@ -1,0 +1,61 @@
+import SMIBytecode
+
+/// A node of the decision DAG. Children are node ids; equal nodes are shared (hash-consed), so
+/// a node's children always have smaller ids than the node itself.
+enum TreeNode: Hashable {
+    case deny(DenyCode)
+    case allow(grant: UInt32)
+    /// MATCH_ROUTES, then `otherwise` when no candidate matches.
+    case routes(set: UInt32, otherwise: Int)
+    /// A hash switch; `otherwise` is taken when the key is absent.
+    case switchOn(Opcode, cases: [SwitchCase], otherwise: Int)
+    /// SPLIT_WHEN: `then` when the condition holds, else `otherwise`.
+    case splitWhen(condition: UInt32, then: Int, otherwise: Int)
+    /// PICK from the weight table rows `[name, weight]...`, naming the split.
+    case pick(weights: [UInt64], split: UInt32)
+    case root
+
+    /// Terminals the emitter copies inline instead of jumping to.
+    var isInlineTerminal: Bool {
+        switch self {
+        case .deny, .allow, .root: return true
+        default: return false
+        }
+    }
+
+    var isTerminal: Bool {
+        switch self {
+        case .deny, .allow, .pick, .root: return true
+        default: return false
+        }
+    }
+}
+
+struct SwitchCase: Hashable {
+    var key: UInt32
+    var node: Int
+}
+
+/// The DAG being built: interned nodes plus a note per node for the disassembler.
+struct DecisionTree {
+    private(set) var nodes: [TreeNode] = []
+    private var ids: [TreeNode: Int] = [:]
+    private(set) var notes: [Int: String] = [:]
+
+    /// The id of `node`, adding it when new.
+    mutating func intern(_ node: TreeNode, note: String? = nil) -> Int {
+        if let id = ids[node] { return id }
+        let id = nodes.count
+        nodes.append(node)
+        ids[node] = id
+        if let note { notes[id] = note }
+        return id
+    }
+
+    /// A switch, or just `otherwise` when no case leads elsewhere.
+    mutating func switchOn(_ op: Opcode, _ cases: [SwitchCase], otherwise: Int, note: String? = nil) -> Int {
+        let useful = cases.filter { $0.node != otherwise }.sorted { $0.key < $1.key }
+        if useful.isEmpty { return otherwise }
+        return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note)
+    }
+}

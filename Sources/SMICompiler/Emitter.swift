@@ -1,0 +1,128 @@
+import SMIBytecode
+
+/// Pass 3: decision DAG -> bytecode. Nodes are laid out in decreasing id order, so every parent
+/// precedes its children and every jump is forward. A terminal `otherwise` is copied inline
+/// (two words) instead of jumped to.
+struct Emitter {
+    var program: Program
+    let tree: DecisionTree
+
+    mutating func emit(accessRoot: Int, splitRoot: Int) {
+        let count = tree.nodes.count
+        var offsets = [Int](repeating: -1, count: count)
+        // Patch list: (code index, node id) for jump operands, (table index, node id) for tables.
+        var codePatches: [(Int, Int)] = []
+        var tablePatches: [(Int, Int)] = []
+        var strings = StringInterner(program: program)
+
+        // Only nodes something jumps to get a block of their own; terminals reached only by
+        // fall-through are copied inline.
+        var needed = Set<Int>([accessRoot, splitRoot, 0])
+        for node in tree.nodes {
+            switch node {
+            case .switchOn(_, let cases, let otherwise):
+                for c in cases { needed.insert(c.node) }
+                if !tree.nodes[otherwise].isInlineTerminal { needed.insert(otherwise) }
+            case .routes(_, let otherwise):
+                if !tree.nodes[otherwise].isInlineTerminal { needed.insert(otherwise) }
+            case .splitWhen(_, let then, let otherwise):
+                needed.insert(otherwise)
+                if !tree.nodes[then].isInlineTerminal { needed.insert(then) }
+            default:
+                break
+            }
+        }
+        for id in stride(from: count - 1, through: 0, by: -1) where needed.contains(id) {
+            offsets[id] = program.code.count
+            if let note = tree.notes[id] {
+                program.annotations.append(Annotation(offset: UInt32(program.code.count), text: strings.intern(note)))
+            }
+            emitNode(id, codePatches: &codePatches, tablePatches: &tablePatches)
+        }
+        program.strings = strings.strings
+        for (index, id) in codePatches { program.code[index] = UInt32(offsets[id]) }
+        for (index, id) in tablePatches { program.tables[index] = UInt32(offsets[id]) }
+        program.accessEntry = UInt32(offsets[accessRoot])
+        program.splitEntry = UInt32(offsets[splitRoot])
+    }
+
+    private mutating func emitNode(_ id: Int, codePatches: inout [(Int, Int)], tablePatches: inout [(Int, Int)]) {
+        switch tree.nodes[id] {
+        case .deny(let reason):
+            program.code += [Opcode.deny.headerWord, reason.rawValue]
+        case .allow(let grant):
+            program.code += [Opcode.allow.headerWord, grant]
+        case .root:
+            program.code += [Opcode.answerRoot.headerWord]
+        case .pick(let rows, let split):
+            let offset = program.tables.count
+            var backends: [(name: UInt32, weight: UInt64)] = []
+            var i = 0
+            while i + 1 < rows.count {
+                backends.append((UInt32(truncatingIfNeeded: rows[i]), rows[i + 1]))
+                i += 2
+            }
+            // Sums were checked when the node was built.
+            program.tables += WeightTable.encode(backends) ?? [0, 0, 0]
+            program.code += [Opcode.pick.headerWord, UInt32(offset), split]
+        case .routes(let set, let otherwise):
+            program.code += [Opcode.matchRoutes.headerWord, set]
+            emitOtherwise(otherwise, codePatches: &codePatches)
+        case .splitWhen(let condition, let then, let otherwise):
+            program.code += [Opcode.splitWhen.headerWord, condition, 0]
+            codePatches.append((program.code.count - 1, otherwise))
+            emitOtherwise(then, codePatches: &codePatches)
+        case .switchOn(let op, let cases, let otherwise):
+            let offset = program.tables.count
+            // Encode with node ids as targets, then record where each target word landed.
+            let encoded = SwitchTable.encode(cases.map { ($0.key, UInt32($0.node)) })
+            program.tables += encoded
+            let capacity = 1 << Int(encoded[0])
+            for slot in 0..<capacity where encoded[2 + slot * 2] != SwitchTable.emptyKey {
+                tablePatches.append((offset + 3 + slot * 2, Int(encoded[3 + slot * 2])))
+            }
+            program.code += [op.headerWord, UInt32(offset)]
+            emitOtherwise(otherwise, codePatches: &codePatches)
+        }
+    }
+
+    /// The fall-through continuation: a terminal inline, anything else through a JUMP.
+    private mutating func emitOtherwise(_ id: Int, codePatches: inout [(Int, Int)]) {
+        switch tree.nodes[id] {
+        case .deny(let reason):
+            program.code += [Opcode.deny.headerWord, reason.rawValue]
+            return
+        case .allow(let grant):
+            program.code += [Opcode.allow.headerWord, grant]
+            return
+        case .root:
+            program.code += [Opcode.answerRoot.headerWord]
+            return
+        default:
+            break
+        }
+        program.code += [Opcode.jump.headerWord, 0]
+        codePatches.append((program.code.count - 1, id))
+    }
+}
+
+/// Adds strings to a program's string table without duplicates.
+struct StringInterner {
+    private(set) var strings: [String]
+    private var index: [String: UInt32] = [:]
+
+    init(program: Program) {
+        strings = program.strings
+        for (i, s) in strings.enumerated() where index[s] == nil { index[s] = UInt32(i) }
+    }
+
+    init() { strings = [] }
+
+    mutating func intern(_ s: String) -> UInt32 {
+        if let i = index[s] { return i }
+        let i = UInt32(strings.count)
+        strings.append(s)
+        index[s] = i
+        return i
+    }
+}

@@ -1,0 +1,224 @@
+import SMIModel
+import SMIRegex
+
+/// Pass 1: model -> normalized policy. Resolves references in the resource's namespace, applies
+/// defaults, checks every regex, and drops TrafficTargets that can grant nothing, reporting each
+/// decision as a diagnostic.
+struct Lowering {
+    let model: PolicyModel
+    let options: CompileOptions
+    var diagnostics: [Diagnostic] = []
+
+    private var groups: [String: HTTPRouteGroup] = [:]
+    private var tcpRoutes: [String: PortRoute] = [:]
+    private var udpRoutes: [String: PortRoute] = [:]
+    private var loweredMatches: [String: [NormalizedMatch]] = [:]
+
+    init(model: PolicyModel, options: CompileOptions) {
+        self.model = model
+        self.options = options
+        for g in model.httpRouteGroups { groups[g.origin.id.qualifiedName] = g }
+        for r in model.tcpRoutes { tcpRoutes[r.origin.id.qualifiedName] = r }
+        for r in model.udpRoutes { udpRoutes[r.origin.id.qualifiedName] = r }
+    }
+
+    mutating func run() -> NormalizedPolicy {
+        for group in model.httpRouteGroups {
+            loweredMatches[group.origin.id.qualifiedName] = lower(group)
+        }
+        let targets = model.trafficTargets.sorted { $0.origin.id < $1.origin.id }.compactMap { lower($0) }
+        let splits = lowerSplits()
+        return NormalizedPolicy(targets: targets, splits: splits)
+    }
+
+    // MARK: HTTPRouteGroups
+
+    private mutating func lower(_ group: HTTPRouteGroup) -> [NormalizedMatch] {
+        group.matches.enumerated().map { index, match in
+            let field = "matches[\(index)]"
+            var path = match.pathRegex?.value
+            if let regex = match.pathRegex {
+                check(regex, resource: group.origin.id, field: "\(field).pathRegex")
+            }
+            if path == "" { path = nil }
+            var methods: Set<String>? = nil
+            if let list = match.methods, !list.isEmpty, !list.contains(where: { $0.value == "*" }) {
+                methods = Set(list.map(\.value))
+            }
+            var headers: [NormalizedHeader] = []
+            for header in match.headers {
+                check(header.valueRegex, resource: group.origin.id, field: "\(field).headers.\(header.name)")
+                headers.append(NormalizedHeader(name: asciiLowercased(header.name), pattern: header.valueRegex.value))
+            }
+            return NormalizedMatch(name: match.name, pathRegex: path, methods: methods, headers: headers, location: match.location)
+        }
+    }
+
+    private mutating func check(_ regex: Located<String>, resource: ResourceID, field: String) {
+        if let error = Regex.check(regex.value) {
+            diagnostics.append(Diagnostic(
+                .error, .invalidRegex,
+                "invalid regex `\(regex.value)`: \(error.message) at offset \(error.offset)",
+                at: regex.location, resource: resource, field: field))
+            return
+        }
+        let features = Regex.features(of: regex.value)
+        if features.backreferences || features.lookaround {
+            let what = features.backreferences ? "backreferences" : "lookaround"
+            diagnostics.append(Diagnostic(
+                .warning, .regexPortability,
+                "regex `\(regex.value)` uses \(what), which RE2-based meshes reject",
+                at: regex.location, resource: resource, field: field))
+        }
+        if features.catastrophicBacktracking {
+            diagnostics.append(Diagnostic(
+                .warning, DiagnosticCode("regex-backtracking"),
+                "regex `\(regex.value)` nests unbounded repetition and can backtrack catastrophically; the match budget will stop it",
+                at: regex.location, resource: resource, field: field))
+        }
+    }
+
+    // MARK: TrafficTargets
+
+    private mutating func lower(_ target: TrafficTarget) -> NormalizedTarget? {
+        let id = target.origin.id
+        let where_ = target.origin.location
+        if target.sources.isEmpty {
+            diagnostics.append(Diagnostic(.warning, .droppedTarget, "has no sources and grants nothing; it is ignored", at: where_, resource: id))
+            return nil
+        }
+        if target.rules.isEmpty {
+            diagnostics.append(Diagnostic(.warning, .droppedTarget, "has no rules and grants nothing; it is ignored", at: where_, resource: id))
+            return nil
+        }
+        if target.destination.namespace != id.namespace && !options.allowCrossNamespaceDestinations {
+            diagnostics.append(Diagnostic(
+                .warning, .droppedTarget,
+                "destination namespace `\(target.destination.namespace)` differs from the TrafficTarget's namespace `\(id.namespace)`; it grants nothing and is ignored",
+                at: target.destination.location, resource: id, field: "destination.namespace"))
+            return nil
+        }
+        var destination: String? = target.destination.qualifiedName
+        if target.destination.kind == .identityBinding {
+            diagnostics.append(Diagnostic(
+                .warning, .identityBinding,
+                "destination is the IdentityBinding `\(target.destination.name)`, which matches no identity yet",
+                at: target.destination.location, resource: id, field: "destination"))
+            destination = nil
+        }
+        var sources: [String] = []
+        for (i, source) in target.sources.enumerated() {
+            if source.kind == .identityBinding {
+                diagnostics.append(Diagnostic(
+                    .warning, .identityBinding,
+                    "source is the IdentityBinding `\(source.name)`, which matches no identity yet",
+                    at: source.location, resource: id, field: "sources[\(i)]"))
+            } else if !sources.contains(source.qualifiedName) {
+                sources.append(source.qualifiedName)
+            }
+        }
+        var rules: [NormalizedRule] = []
+        for (i, rule) in target.rules.enumerated() {
+            let field = "rules[\(i)]"
+            let key = "\(id.namespace)/\(rule.name)"
+            switch rule.kind {
+            case .httpRouteGroup:
+                guard let all = loweredMatches[key] else {
+                    missing(rule, id: id, field: field)
+                    rules.append(.http(group: rule.name, matches: []))
+                    continue
+                }
+                guard let names = rule.matches else {
+                    rules.append(.http(group: rule.name, matches: all))
+                    continue
+                }
+                // Selected matches keep the group's order (the first granting match is reported).
+                var wanted = Set<String>()
+                for (k, name) in names.enumerated() {
+                    if all.contains(where: { $0.name == name.value }) {
+                        wanted.insert(name.value)
+                    } else {
+                        diagnostics.append(Diagnostic(
+                            .warning, .missingReference,
+                            "HTTPRouteGroup `\(key)` has no match named `\(name.value)`; it matches nothing",
+                            at: name.location, resource: id, field: "\(field).matches[\(k)]"))
+                    }
+                }
+                rules.append(.http(group: rule.name, matches: all.filter { wanted.contains($0.name) }))
+            case .tcpRoute:
+                guard let route = tcpRoutes[key] else {
+                    missing(rule, id: id, field: field)
+                    rules.append(.tcp(route: rule.name, coverage: .ports([])))
+                    continue
+                }
+                rules.append(.tcp(route: rule.name, coverage: coverage(route)))
+            case .udpRoute:
+                guard let route = udpRoutes[key] else {
+                    missing(rule, id: id, field: field)
+                    rules.append(.udp(route: rule.name, coverage: .ports([])))
+                    continue
+                }
+                rules.append(.udp(route: rule.name, coverage: coverage(route)))
+            }
+        }
+        return NormalizedTarget(
+            id: id, location: where_, destination: destination, sources: sources,
+            port: target.port?.value, rules: rules)
+    }
+
+    private func coverage(_ route: PortRoute) -> PortCoverage {
+        route.coversAllPorts ? .all : .ports(Set(route.ports.map(\.value)))
+    }
+
+    private mutating func missing(_ rule: TrafficTargetRule, id: ResourceID, field: String) {
+        diagnostics.append(Diagnostic(
+            .warning, .missingReference,
+            "\(rule.kind.rawValue) `\(id.namespace)/\(rule.name)` does not exist; this rule matches nothing",
+            at: rule.location, resource: id, field: field))
+    }
+
+    // MARK: TrafficSplits
+
+    private mutating func lowerSplits() -> [NormalizedSplit] {
+        var result: [NormalizedSplit] = []
+        for split in model.trafficSplits.sorted(by: { $0.origin.id < $1.origin.id }) {
+            let id = split.origin.id
+            let ns = id.namespace
+            var httpMatches: [NormalizedMatch] = []
+            var tcp: [PortCoverage] = []
+            for (i, ref) in (split.matches ?? []).enumerated() {
+                let key = "\(ns)/\(ref.name)"
+                switch ref.kind {
+                case .httpRouteGroup:
+                    if let matches = loweredMatches[key] {
+                        httpMatches += matches
+                    } else {
+                        diagnostics.append(Diagnostic(
+                            .warning, .missingReference,
+                            "HTTPRouteGroup `\(key)` does not exist; it matches nothing",
+                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
+                    }
+                case .tcpRoute:
+                    if let route = tcpRoutes[key] {
+                        tcp.append(coverage(route))
+                    } else {
+                        diagnostics.append(Diagnostic(
+                            .warning, .missingReference,
+                            "TCPRoute `\(key)` does not exist; it matches nothing",
+                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
+                    }
+                }
+            }
+            result.append(NormalizedSplit(
+                id: id, location: split.origin.location, root: "\(ns)/\(split.service.value)",
+                backends: split.backends.map { ("\(ns)/\($0.service)", $0.weight) },
+                hasMatches: !(split.matches ?? []).isEmpty, httpMatches: httpMatches, tcpCoverages: tcp))
+        }
+        return result
+    }
+}
+
+/// ASCII lowercase (header names are ASCII tokens).
+func asciiLowercased(_ s: String) -> String {
+    String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+}

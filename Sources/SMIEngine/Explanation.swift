@@ -1,0 +1,157 @@
+import SMICompiler
+import SMIRegex
+
+/// How one TrafficTarget of the destination fared against a request.
+public struct TargetExplanation: Sendable, Hashable {
+    /// The TrafficTarget `namespace/name`.
+    public var trafficTarget: String
+    /// Whether it grants the request.
+    public var granted: Bool
+    /// The stage it stopped at, when it does not grant.
+    public var stoppedAt: DenyReason?
+    /// Why, for a person.
+    public var detail: String
+}
+
+/// A decision with the verdict of every TrafficTarget of the destination.
+public struct AccessExplanation: Sendable, Hashable, CustomStringConvertible {
+    /// The compiled program's decision.
+    public var decision: AccessDecision
+    /// The normalized path, for HTTP requests.
+    public var normalizedPath: String?
+    /// One entry per TrafficTarget naming the destination, in namespace/name order.
+    public var targets: [TargetExplanation]
+
+    /// A report for a person.
+    public var description: String {
+        var lines: [String] = []
+        if decision.allowed {
+            var grant = "ALLOW by TrafficTarget \(decision.trafficTarget ?? "?") (\(decision.ruleKind ?? "?")"
+            if let m = decision.match { grant += ", match `\(m)`" }
+            lines.append(grant + ")")
+        } else {
+            lines.append("DENY: \(decision.reason?.rawValue ?? "?")")
+        }
+        if let p = normalizedPath { lines.append("normalized path: \(p)") }
+        if targets.isEmpty {
+            lines.append("no TrafficTarget names this destination")
+        }
+        for t in targets {
+            let verdict = t.granted ? "grants" : "stops at \(t.stoppedAt?.rawValue ?? "?")"
+            lines.append("  TrafficTarget \(t.trafficTarget): \(verdict): \(t.detail)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Policy {
+    /// Decides `request` and explains, TrafficTarget by TrafficTarget, why each of the
+    /// destination's TrafficTargets did or did not grant. Slower than ``decide(_:scratch:)``:
+    /// for people, not for the request path.
+    public func explain(_ request: AccessRequest) -> AccessExplanation {
+        let scratch = makeScratch()
+        let decision = decide(request, scratch: scratch)
+        let path = request.transport == .http ? scratch.normalizedPath : nil
+        var explanation = AccessExplanation(decision: decision, normalizedPath: path, targets: [])
+        if decision.reason == .pathRejected {
+            explanation.targets = []
+            return explanation
+        }
+        let destination = canonicalIdentity(request.destination)
+        let source = canonicalIdentity(request.source)
+        let regexScratch = RegexScratch(matchLimit: options.matchLimit, depthLimit: options.depthLimit)
+        for t in normalized.targets where t.destination == destination {
+            explanation.targets.append(explainTarget(t, request, source: source, path: path ?? "", regexScratch: regexScratch))
+        }
+        return explanation
+    }
+
+    private func canonicalIdentity(_ s: String) -> String? {
+        guard s.hasPrefix("spiffe://") else { return s }
+        let parts = s.dropFirst("spiffe://".count).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[1] == "ns", parts[3] == "sa", !parts[2].isEmpty, !parts[4].isEmpty else { return nil }
+        if let td = options.trustDomain, parts[0] != td { return nil }
+        return "\(parts[2])/\(parts[4])"
+    }
+
+    private func explainTarget(
+        _ t: NormalizedTarget, _ r: AccessRequest, source: String?, path: String, regexScratch: RegexScratch?
+    ) -> TargetExplanation {
+        let name = t.id.qualifiedName
+        func stop(_ reason: DenyReason, _ why: String) -> TargetExplanation {
+            TargetExplanation(trafficTarget: name, granted: false, stoppedAt: reason, detail: why)
+        }
+        guard let source, t.sources.contains(source) else {
+            return stop(.sourceNotAllowed, "source `\(r.source)` is not among its sources (\(t.sources.joined(separator: ", ")))")
+        }
+        if let p = t.port, p != r.port {
+            return stop(.portNotAllowed, "its destination.port is \(p), the request's port is \(r.port)")
+        }
+        let binding = r.transport == .udp ? t.udpCoverages : t.tcpCoverages
+        if !binding.isEmpty && !binding.contains(where: { $0.covers(r.port) }) {
+            let kind = r.transport == .udp ? "UDPRoute" : "TCPRoute"
+            return stop(.portNotAllowed, "no \(kind) rule covers port \(r.port)")
+        }
+        switch r.transport {
+        case .tcp, .udp:
+            let covering = r.transport == .udp ? t.udpCoverages : t.tcpCoverages
+            let kind = r.transport == .udp ? "UDPRoute" : "TCPRoute"
+            if t.hasHTTPRules {
+                return stop(.noRouteMatched, "it has HTTPRouteGroup rules, which an opaque \(r.transport.rawValue) connection cannot meet")
+            }
+            if covering.contains(where: { $0.covers(r.port) }) {
+                return TargetExplanation(trafficTarget: name, granted: true, stoppedAt: nil, detail: "a \(kind) rule covers port \(r.port)")
+            }
+            return stop(.noRouteMatched, "it has no \(kind) rule")
+        case .http:
+            if !t.hasHTTPRules {
+                if t.tcpCoverages.contains(where: { $0.covers(r.port) }) {
+                    return TargetExplanation(trafficTarget: name, granted: true, stoppedAt: nil, detail: "L4 grant: a TCPRoute rule covers port \(r.port) and it has no HTTPRouteGroup rule")
+                }
+                return stop(.noRouteMatched, "it has no HTTPRouteGroup or TCPRoute rule for HTTP")
+            }
+            var reasons: [String] = []
+            for m in t.httpMatches {
+                if let why = mismatch(m, r, path: path, regexScratch: regexScratch) {
+                    reasons.append("`\(m.name)`: \(why)")
+                } else {
+                    return TargetExplanation(trafficTarget: name, granted: true, stoppedAt: nil, detail: "match `\(m.name)` holds")
+                }
+            }
+            if reasons.isEmpty { return stop(.noRouteMatched, "its rules select no match") }
+            return stop(.noRouteMatched, reasons.joined(separator: "; "))
+        }
+    }
+
+    /// Why `m` does not hold, or nil when it does.
+    private func mismatch(_ m: NormalizedMatch, _ r: AccessRequest, path: String, regexScratch: RegexScratch?) -> String? {
+        if let methods = m.methods, !methods.contains(r.method) {
+            return "method \(r.method) not in \(methods.sorted().joined(separator: ","))"
+        }
+        if let pattern = m.pathRegex {
+            guard let regex = try? Regex(pattern, anchoring: options.fullPathMatch ? .whole : .start), let regexScratch else {
+                return "path pattern `\(pattern)` could not be evaluated"
+            }
+            var p = path
+            let outcome = p.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            if outcome == .budgetExceeded { return "path regex `\(pattern)` exceeded its match budget" }
+            if outcome != .match { return "path \(path) does not match `\(pattern)`" }
+        }
+        for h in m.headers {
+            let values = r.headers.filter { asciiLower($0.name) == h.name }.map(\.value)
+            guard !values.isEmpty else { return "header `\(h.name)` is absent" }
+            var value = values.joined(separator: ", ")
+            if value.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) { return "header `\(h.name)` holds NUL, CR or LF" }
+            guard let regex = try? Regex(h.pattern, anchoring: .whole), let regexScratch else {
+                return "header pattern `\(h.pattern)` could not be evaluated"
+            }
+            let outcome = value.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            if outcome != .match { return "header `\(h.name)` value does not match `\(h.pattern)`" }
+        }
+        return nil
+    }
+
+    private func asciiLower(_ s: String) -> String {
+        String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+}

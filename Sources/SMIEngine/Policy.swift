@@ -1,0 +1,248 @@
+@_exported import SMIModel
+@_exported import SMILoader
+import SMIBytecode
+import SMICompiler
+import SMIRuntime
+
+/// A policy that failed to compile: every diagnostic found (errors, warnings and notes).
+public struct PolicyCompileError: Error, Sendable, CustomStringConvertible {
+    /// All diagnostics, sorted by location.
+    public var diagnostics: [Diagnostic]
+
+    /// One diagnostic per line.
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// A compiled SMI policy: immutable, shared by any number of threads.
+///
+/// ```swift
+/// let policy = try Policy.compile(paths: ["policies/"])
+/// let scratch = policy.makeScratch()          // one per thread
+/// let decision = policy.decide(AccessRequest(source: "default/web", destination: "default/api",
+///                                            port: 8080, transport: .http, method: "GET", path: "/api/items"),
+///                              scratch: scratch)
+/// ```
+public final class Policy: Sendable {
+    /// Warnings and notes of the compilation.
+    public let diagnostics: [Diagnostic]
+    /// The compiled program.
+    public let program: Program
+    /// The normalized policy the program was compiled from (used to explain decisions).
+    public let normalized: NormalizedPolicy
+    let executable: ExecutablePolicy
+    let options: PolicyOptions
+    private let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
+
+    private init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
+        do {
+            executable = try ExecutablePolicy(program: program)
+        } catch {
+            throw PolicyCompileError(diagnostics: diagnostics + [
+                Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(error)", at: nil)
+            ])
+        }
+        self.program = program
+        self.normalized = normalized
+        self.diagnostics = diagnostics
+        self.options = options
+        grantNames = program.grants.map { g in
+            (program.string(g.trafficTarget) ?? "", g.ruleKind.spelling, g.match == noIndex ? nil : program.string(g.match))
+        }
+    }
+
+    // MARK: Compiling
+
+    /// Compiles the manifests in `paths` (files, or folders read recursively for `.yaml`,
+    /// `.yml` and `.json`).
+    public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
+        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options)
+    }
+
+    /// Compiles in-memory manifests; each source's name is what diagnostics call the file.
+    public static func compile(sources: [PolicySource], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
+        try compile(PolicyLoader.load(sources: sources, limits: limits), options: options)
+    }
+
+    /// Compiles one in-memory manifest text named `name`.
+    public static func compile(text: String, name: String = "policy.yaml", options: PolicyOptions = .init()) throws(PolicyCompileError) -> Policy {
+        try compile(sources: [PolicySource(name: name, text: text)], options: options)
+    }
+
+    private static func compile(_ loaded: LoadResult, options: PolicyOptions) throws(PolicyCompileError) -> Policy {
+        var diagnostics = loaded.diagnostics
+        if diagnostics.containsErrors {
+            // Still run the compiler's checks (regexes, references) so every problem is reported.
+            let output = Compiler.compile(loaded.model, options: options.compileOptions)
+            diagnostics += output.diagnostics
+            throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
+        }
+        let output = Compiler.compile(loaded.model, options: options.compileOptions)
+        diagnostics += output.diagnostics
+        guard let program = output.program else {
+            throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
+        }
+        return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options)
+    }
+
+    // MARK: Deciding
+
+    /// Scratch for one thread's decisions (PCRE2 match data, path buffer). Never share one
+    /// between threads; any policy may use it.
+    public func makeScratch() -> DecisionScratch { DecisionScratch() }
+
+    /// Whether `request` may pass, and why (SEMANTICS.md §3–§7).
+    public func decide(_ request: AccessRequest, scratch: DecisionScratch) -> AccessDecision {
+        guard let raw = scratch.raw else {
+            return AccessDecision(allowed: false, reason: .noRouteMatched, trafficTarget: nil, ruleKind: nil, match: nil)
+        }
+        guard (0...65535).contains(request.port) else {
+            return AccessDecision(allowed: false, reason: .portNotAllowed, trafficTarget: nil, ruleKind: nil, match: nil)
+        }
+        let result: AccessResult = withBytes(request.source) { source in
+            withBytes(request.destination) { destination in
+                withBytes(request.method) { method in
+                    withBytes(request.path) { path in
+                        scratch.withHeaders(request.headers) { headers in
+                            let query = AccessQuery(
+                                source: executable.resolveIdentity(source),
+                                destination: executable.resolveIdentity(destination),
+                                port: UInt32(request.port), proto: request.transport.code,
+                                method: method, target: path, headers: headers)
+                            return executable.decide(query, scratch: raw)
+                        }
+                    }
+                }
+            }
+        }
+        return decision(result)
+    }
+
+    /// Convenience: decides with a temporary scratch (allocates; prefer a per-thread scratch).
+    public func decide(_ request: AccessRequest) -> AccessDecision {
+        decide(request, scratch: makeScratch())
+    }
+
+    /// The backend for a request to a root service (SEMANTICS.md §6).
+    public func selectBackend(_ request: SplitRequest, scratch: DecisionScratch) -> SplitDecision {
+        guard let raw = scratch.raw else { return SplitDecision(backend: request.service, trafficSplit: nil) }
+        let result: SplitResult = withBytes(request.service) { service in
+            withOptionalBytes(request.method) { method in
+                withOptionalBytes(request.path) { path in
+                    scratch.withHeaders(request.headers) { headers in
+                        let port = request.port.flatMap { (0...65535).contains($0) ? UInt32($0) : nil }
+                        let query = SplitQuery(
+                            service: executable.resolveName(service), entropy: request.entropy,
+                            method: method, target: path, headers: headers, port: port)
+                        return executable.selectBackend(query, scratch: raw)
+                    }
+                }
+            }
+        }
+        let backend = result.backend == noIndex ? request.service : (executable.name(result.backend) ?? request.service)
+        return SplitDecision(backend: backend, trafficSplit: result.split == noIndex ? nil : executable.name(result.split))
+    }
+
+    private func decision(_ r: AccessResult) -> AccessDecision {
+        if r.allowed, Int(r.grant) < grantNames.count {
+            let g = grantNames[Int(r.grant)]
+            return AccessDecision(allowed: true, reason: nil, trafficTarget: g.trafficTarget, ruleKind: g.ruleKind, match: g.match)
+        }
+        return AccessDecision(allowed: false, reason: DenyReason(r.allowed ? .noRouteMatched : r.reason), trafficTarget: nil, ruleKind: nil, match: nil)
+    }
+
+    // MARK: Inspecting
+
+    /// The program as text: sections, then each instruction with the resource it came from.
+    public func disassembly() -> String { Disassembler.disassemble(program) }
+}
+
+/// A thread's working memory for decisions. Create one per thread with
+/// ``Policy/makeScratch()``; it works with any policy.
+public final class DecisionScratch: @unchecked Sendable {
+    let raw: EvaluationScratch?
+    private var headerArena: [UInt8] = []
+    private var headerViews: [RawHeader] = []
+
+    init() { raw = EvaluationScratch() }
+
+    /// The normalized path of the last HTTP decision made with this scratch.
+    public var normalizedPath: String? { raw?.normalizedPath }
+
+    /// Copies the headers into this scratch's arena and lends views of them to `body`.
+    func withHeaders<R>(_ headers: [HTTPHeader], _ body: (UnsafeBufferPointer<RawHeader>) -> R) -> R {
+        var total = 0
+        for h in headers { total += h.name.utf8.count + h.value.utf8.count }
+        if headerArena.count < total { headerArena = [UInt8](repeating: 0, count: max(total, headerArena.count * 2)) }
+        if headerViews.count < headers.count {
+            headerViews = [RawHeader](repeating: RawHeader(name: UnsafeRawBufferPointer(start: nil, count: 0), value: UnsafeRawBufferPointer(start: nil, count: 0)), count: max(headers.count, headerViews.count * 2))
+        }
+        return headerArena.withUnsafeMutableBytes { arena in
+            headerViews.withUnsafeMutableBufferPointer { views in
+                var at = 0
+                func copy(_ s: String) -> UnsafeRawBufferPointer {
+                    var n = 0
+                    for b in s.utf8 {
+                        arena[at + n] = b
+                        n += 1
+                    }
+                    defer { at += n }
+                    return UnsafeRawBufferPointer(rebasing: arena[at..<(at + n)])
+                }
+                for (i, h) in headers.enumerated() {
+                    let name = copy(h.name)
+                    let value = copy(h.value)
+                    views[i] = RawHeader(name: name, value: value)
+                }
+                return body(UnsafeBufferPointer(rebasing: views[0..<headers.count]))
+            }
+        }
+    }
+}
+
+@inline(__always)
+func withBytes<R>(_ s: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    var s = s
+    return s.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+}
+
+@inline(__always)
+func withOptionalBytes<R>(_ s: String?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return withBytes(s) { body($0) }
+}
+
+extension TransportProtocol {
+    var code: ProtocolCode {
+        switch self {
+        case .http: return .http
+        case .tcp: return .tcp
+        case .udp: return .udp
+        }
+    }
+}
+
+extension DenyReason {
+    init(_ code: DenyCode) {
+        switch code {
+        case .pathRejected: self = .pathRejected
+        case .noTrafficTarget: self = .noTrafficTarget
+        case .sourceNotAllowed: self = .sourceNotAllowed
+        case .portNotAllowed: self = .portNotAllowed
+        case .noRouteMatched: self = .noRouteMatched
+        case .regexBudgetExceeded: self = .regexBudgetExceeded
+        }
+    }
+}
+
+extension PolicyOptions {
+    var compileOptions: CompileOptions {
+        var o = CompileOptions()
+        o.fullPathMatch = fullPathMatch
+        o.allowCrossNamespaceDestinations = allowCrossNamespaceDestinations
+        o.trustDomain = trustDomain
+        o.normalization = normalization
+        o.matchLimit = matchLimit
+        o.depthLimit = depthLimit
+        return o
+    }
+}

@@ -1,0 +1,23 @@
+import SMIBytecode
+
+/// Options for compiling a policy. Every option has the default SEMANTICS.md describes.
+public struct PolicyOptions: Sendable, Hashable {
+    /// Anchor `pathRegex` at both ends (OSM/Envoy behaviour) instead of only at the start.
+    public var fullPathMatch = false
+    /// Let a TrafficTarget grant access to a destination in another namespace than its own.
+    public var allowCrossNamespaceDestinations = false
+    /// When set, SPIFFE ids must carry this trust domain; otherwise any trust domain is accepted.
+    public var trustDomain: String? = nil
+    /// The path normalization steps applied before matching (SEMANTICS.md §5); all by default.
+    public var normalization: PathNormalization = .all
+    /// PCRE2 match limit per regex evaluation; past it the regex does not match (fail closed).
+    public var matchLimit: UInt32 = 100_000
+    /// PCRE2 depth limit per regex evaluation.
+    public var depthLimit: UInt32 = 10_000
+
+    /// The defaults.
+    public init() {}
+}
+
+/// The path normalization steps (SEMANTICS.md §5), each of which can be turned off.
+public typealias PathNormalization = SMIBytecode.PathNormalization

@@ -1,0 +1,54 @@
+import SMIModel
+
+/// One named input buffer: a file's bytes or an in-memory document.
+public struct PolicySource: Sendable {
+    /// The name used in diagnostics (a path, or any label for in-memory input). Its extension
+    /// picks the reader: `.json` is JSON, `.yaml`/`.yml` YAML; otherwise content starting with
+    /// `{` or `[` is JSON and anything else YAML.
+    public var name: String
+    /// The raw bytes.
+    public var bytes: [UInt8]
+
+    /// Creates a source from bytes.
+    public init(name: String, bytes: [UInt8]) {
+        self.name = name
+        self.bytes = bytes
+    }
+
+    /// Creates a source from text (stored as UTF-8).
+    public init(name: String, text: String) {
+        self.name = name
+        self.bytes = Array(text.utf8)
+    }
+}
+
+/// Bounds on what the loader accepts. Each violation is a `limit-exceeded` error, never a crash.
+public struct LoaderLimits: Sendable {
+    /// The largest input (one file or buffer) in bytes.
+    public var maxDocumentBytes = 32 << 20
+    /// The deepest nesting of sequences and mappings.
+    public var maxDepth = 128
+    /// The most SMI resources in one load.
+    public var maxResources = 1_000_000
+    /// The longest regular expression (`pathRegex`, header value), in bytes.
+    public var maxRegexLength = 8192
+    /// The most nodes YAML aliases may add to one input, counted over every alias use.
+    public var maxAliasExpansions = 10_000
+
+    /// The default limits.
+    public init() {}
+}
+
+/// What a load produced: the model (resources without errors) and every problem found.
+public struct LoadResult: Sendable {
+    /// The resources that decoded without errors, sorted by namespace then name.
+    public var model: PolicyModel
+    /// Every error, warning and note, sorted by location.
+    public var diagnostics: [Diagnostic]
+
+    /// Creates a result.
+    public init(model: PolicyModel, diagnostics: [Diagnostic]) {
+        self.model = model
+        self.diagnostics = diagnostics
+    }
+}

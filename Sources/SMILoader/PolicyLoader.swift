@@ -1,0 +1,346 @@
+import SMIModel
+
+/// Loads SMI policies from YAML or JSON into a ``SMIModel/PolicyModel``, reporting every problem.
+///
+/// Stage contract: bytes in; out the resources that decoded without errors (sorted by namespace
+/// then name, one per kind/namespace/name, the later definition winning) and all diagnostics,
+/// sorted by location. Non-SMI objects, objects without `apiVersion` and empty documents are
+/// skipped with a `skipped` note; `kind: List` objects are expanded. Bad input never traps.
+public enum PolicyLoader {
+    /// Loads in-memory sources, in the order given.
+    ///
+    /// - Parameters:
+    ///   - sources: named buffers; a name ending in `.json` is read as JSON, `.yaml`/`.yml` as YAML,
+    ///     and any other name by its content (`{` or `[` first means JSON).
+    ///   - limits: bounds on size, depth, resource count, regex length and alias expansion.
+    public static func load(sources: [PolicySource], limits: LoaderLimits = .init()) -> LoadResult {
+        var session = LoadSession(limits: limits)
+        for source in sources {
+            session.load(source)
+        }
+        return session.finish()
+    }
+
+    /// Loads files and folders. A folder is read recursively for `.yaml`, `.yml` and `.json` files,
+    /// all of them in sorted path order; a file named directly is read whatever its extension.
+    /// A path that cannot be read is an `io` error with the path as the file.
+    public static func load(paths: [String], limits: LoaderLimits = .init()) -> LoadResult {
+        var session = LoadSession(limits: limits)
+        for path in paths {
+            switch FileSystem.entry(path) {
+            case .failure(let failure):
+                session.diagnostics.append(FileSystem.ioError(path, failure.code))
+            case .success(.file), .success(.other):
+                session.loadFile(path)
+            case .success(.directory(let device, let inode)):
+                var files: [String] = []
+                var visited: Set<[UInt64]> = [[device, inode]]
+                collect(folder: path, into: &files, visited: &visited, diagnostics: &session.diagnostics, depth: 0)
+                for file in files.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                    session.loadFile(file)
+                }
+            }
+        }
+        return session.finish()
+    }
+
+    /// Whether a file name has an extension the folder walk reads.
+    static func isPolicyFile(_ name: String) -> Bool {
+        name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json")
+    }
+
+    /// Gathers the policy files below `folder`, following symbolic links but never into a folder twice.
+    private static func collect(
+        folder: String,
+        into files: inout [String],
+        visited: inout Set<[UInt64]>,
+        diagnostics: inout [Diagnostic],
+        depth: Int
+    ) {
+        guard depth < 64 else {
+            diagnostics.append(
+                Diagnostic(.error, .limitExceeded, "folders nest deeper than 64 levels below `\(folder)`", at: SourceLocation(file: folder, line: 1, column: 1))
+            )
+            return
+        }
+        let names: [String]
+        switch FileSystem.list(folder) {
+        case .failure(let failure):
+            diagnostics.append(FileSystem.ioError(folder, failure.code))
+            return
+        case .success(let list):
+            names = list
+        }
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        for name in names {
+            let path = prefix + name
+            switch FileSystem.entry(path) {
+            case .failure(let failure):
+                if isPolicyFile(name) { diagnostics.append(FileSystem.ioError(path, failure.code)) }
+            case .success(.directory(let device, let inode)):
+                if visited.insert([device, inode]).inserted {
+                    collect(folder: path, into: &files, visited: &visited, diagnostics: &diagnostics, depth: depth + 1)
+                }
+            case .success(.file):
+                if isPolicyFile(name) { files.append(path) }
+            case .success(.other):
+                continue
+            }
+        }
+    }
+}
+
+/// One load: the resources kept so far (the later definition of an identity wins), and every diagnostic.
+struct LoadSession {
+    let limits: LoaderLimits
+    var diagnostics: [Diagnostic] = []
+    private var trafficTargets: [ResourceID: TrafficTarget] = [:]
+    private var identityBindings: [ResourceID: IdentityBinding] = [:]
+    private var httpRouteGroups: [ResourceID: HTTPRouteGroup] = [:]
+    private var tcpRoutes: [ResourceID: PortRoute] = [:]
+    private var udpRoutes: [ResourceID: PortRoute] = [:]
+    private var trafficSplits: [ResourceID: TrafficSplit] = [:]
+    /// Where each identity was first defined (valid or not), for `redefined` warnings.
+    private var definitions: [ResourceID: SourceLocation] = [:]
+    private var resourceCount = 0
+    private var reportedResourceLimit = false
+
+    init(limits: LoaderLimits) {
+        self.limits = limits
+    }
+
+    mutating func loadFile(_ path: String) {
+        switch FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes) {
+        case .failure(let diagnostic):
+            diagnostics.append(diagnostic)
+        case .success(let bytes):
+            load(PolicySource(name: path, bytes: bytes))
+        }
+    }
+
+    /// Whether the source is JSON: by extension, else by its first non-blank byte.
+    static func isJSON(_ source: PolicySource) -> Bool {
+        if source.name.hasSuffix(".json") { return true }
+        if source.name.hasSuffix(".yaml") || source.name.hasSuffix(".yml") { return false }
+        var bytes = source.bytes[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { return false }
+        return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+    }
+
+    mutating func load(_ source: PolicySource) {
+        if source.bytes.count > limits.maxDocumentBytes {
+            diagnostics.append(
+                Diagnostic(
+                    .error,
+                    .limitExceeded,
+                    "`\(source.name)` is \(source.bytes.count) bytes, more than the limit of \(limits.maxDocumentBytes) bytes (limit maxDocumentBytes)",
+                    at: SourceLocation(file: source.name, line: 1, column: 1)
+                )
+            )
+            return
+        }
+        let documents: [DocumentNode]
+        if Self.isJSON(source) {
+            let (node, problems) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
+            diagnostics.append(contentsOf: problems)
+            documents = node.map { [$0] } ?? []
+        } else {
+            let (nodes, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
+            diagnostics.append(contentsOf: problems)
+            documents = nodes
+        }
+        for document in documents {
+            loadObject(document, listDepth: 0)
+        }
+    }
+
+    private mutating func note(_ message: String, at location: SourceLocation) {
+        diagnostics.append(Diagnostic(.note, .skipped, message, at: location))
+    }
+
+    /// Loads one Kubernetes object (or the items of a `List`).
+    private mutating func loadObject(_ root: DocumentNode, listDepth: Int) {
+        if root.isNull { return }  // an empty document
+        guard root.isMapping else {
+            diagnostics.append(
+                Diagnostic(
+                    .error,
+                    .wrongType,
+                    "expected a Kubernetes object (a mapping), found \(root.typeDescription)",
+                    at: root.location
+                )
+            )
+            return
+        }
+        let kindNode = root["kind"]
+        let kindText = kindNode?.string
+        let apiVersionNode = root["apiVersion"]
+
+        if kindText == "List", apiVersionNode == nil || apiVersionNode?.string == "v1" {
+            guard let items = root["items"], !items.isNull else { return }
+            guard items.isSequence else {
+                diagnostics.append(
+                    Diagnostic(.error, .wrongType, "expected a list of objects, \(ResourceDecoder.found(items))", at: items.location, field: "items")
+                )
+                return
+            }
+            for item in items.items {
+                loadObject(item, listDepth: listDepth + 1)
+            }
+            return
+        }
+
+        guard let apiVersionNode else {
+            let what = kindText.map { "an object of kind `\($0)`" } ?? "an object"
+            note("\(what) without `apiVersion` is skipped", at: root.location)
+            return
+        }
+        guard let apiVersionText = apiVersionNode.string else {
+            note("an object whose `apiVersion` is \(apiVersionNode.typeDescription) is skipped", at: apiVersionNode.location)
+            return
+        }
+        let groupName = apiVersionText.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard let group = APIGroup(rawValue: groupName) else {
+            let what = kindText.map { "`\($0)`" } ?? "an object"
+            note("\(what) of `\(apiVersionText)` is not an SMI resource and is skipped", at: root.location)
+            return
+        }
+        guard let version = APIVersion(parsing: apiVersionText), (1...4).contains(version.alpha) else {
+            diagnostics.append(
+                Diagnostic(
+                    .error,
+                    .invalidValue,
+                    "`\(apiVersionText)` is not a version of \(group.rawValue) this engine reads (v1alpha1 to v1alpha4)",
+                    at: apiVersionNode.location,
+                    field: "apiVersion"
+                )
+            )
+            return
+        }
+        guard let kindNode else {
+            diagnostics.append(
+                Diagnostic(.error, .missingField, "`kind` is required", at: root.location, field: "kind")
+            )
+            return
+        }
+        guard let kindText else {
+            diagnostics.append(
+                Diagnostic(.error, .wrongType, "expected a string, \(ResourceDecoder.found(kindNode))", at: kindNode.location, field: "kind")
+            )
+            return
+        }
+        guard let kind = ResourceKind(rawValue: kindText), version.supports(kind) else {
+            let kinds = ResourceKind.allCases.filter { version.supports($0) }.map { "`\($0.rawValue)`" }
+            diagnostics.append(
+                Diagnostic(
+                    .error,
+                    .invalidValue,
+                    "kind `\(kindText)` is not part of `\(apiVersionText)`, which has \(kinds.joined(separator: " and "))",
+                    at: kindNode.location,
+                    field: "kind"
+                )
+            )
+            return
+        }
+
+        resourceCount += 1
+        if resourceCount > limits.maxResources {
+            if !reportedResourceLimit {
+                reportedResourceLimit = true
+                diagnostics.append(
+                    Diagnostic(
+                        .error,
+                        .limitExceeded,
+                        "more than \(limits.maxResources) SMI resources (limit maxResources); the rest are not read",
+                        at: root.location
+                    )
+                )
+            }
+            return
+        }
+        decode(root, kind: kind, version: version)
+    }
+
+    /// Decodes one SMI object and, if it has no errors, keeps it.
+    private mutating func decode(_ root: DocumentNode, kind: ResourceKind, version: APIVersion) {
+        var decoder = ResourceDecoder(version: version, kind: kind, limits: limits)
+        // metadata: name required, namespace defaults to `default`; other fields are not ours.
+        var name: Located<String>?
+        var namespace = "default"
+        if let metadataNode = root["metadata"] {
+            if let metadata = decoder.mapping(metadataNode, field: "metadata") {
+                name = decoder.requiredString(in: metadata, "name", path: "metadata")
+                if let written = decoder.optionalString(in: metadata, "namespace", path: "metadata") {
+                    namespace = written.value
+                }
+            }
+        } else {
+            decoder.error(.missingField, "`metadata.name` is required", at: root.location, field: "metadata.name")
+        }
+        let id = ResourceID(kind, namespace: namespace, name: name?.value ?? "")
+        if name != nil {
+            decoder.resource = id
+            for index in decoder.diagnostics.indices { decoder.diagnostics[index].resource = id }
+        }
+        let origin = ResourceOrigin(id: id, version: version, location: root.location)
+
+        switch kind {
+        case .trafficTarget:
+            let value = decoder.decodeTrafficTarget(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.trafficTargets[id] = $1 }
+        case .identityBinding:
+            let value = decoder.decodeIdentityBinding(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.identityBindings[id] = $1 }
+        case .httpRouteGroup:
+            let value = decoder.decodeHTTPRouteGroup(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.httpRouteGroups[id] = $1 }
+        case .tcpRoute:
+            let value = decoder.decodePortRoute(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.tcpRoutes[id] = $1 }
+        case .udpRoute:
+            let value = decoder.decodePortRoute(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.udpRoutes[id] = $1 }
+        case .trafficSplit:
+            let value = decoder.decodeTrafficSplit(root, origin: origin)
+            keep(value, decoder: &decoder, name: name) { $0.trafficSplits[id] = $1 }
+        }
+    }
+
+    /// Reports a redefinition, and stores the resource when it decoded without errors.
+    private mutating func keep<Value>(
+        _ value: Value?,
+        decoder: inout ResourceDecoder,
+        name: Located<String>?,
+        store: (inout LoadSession, Value) -> Void
+    ) {
+        if let name, let id = decoder.resource {
+            if let first = definitions[id] {
+                decoder.warning(
+                    .redefined,
+                    "`\(id)` is defined again; this definition replaces the one at \(first)",
+                    at: name.location,
+                    field: "metadata.name"
+                )
+            } else {
+                definitions[id] = name.location
+            }
+        }
+        diagnostics.append(contentsOf: decoder.diagnostics)
+        if let value, !decoder.hasErrors {
+            store(&self, value)
+        }
+    }
+
+    /// The model, sorted, and the diagnostics, sorted by location.
+    func finish() -> LoadResult {
+        var model = PolicyModel()
+        model.trafficTargets = trafficTargets.sorted { $0.key < $1.key }.map(\.value)
+        model.identityBindings = identityBindings.sorted { $0.key < $1.key }.map(\.value)
+        model.httpRouteGroups = httpRouteGroups.sorted { $0.key < $1.key }.map(\.value)
+        model.tcpRoutes = tcpRoutes.sorted { $0.key < $1.key }.map(\.value)
+        model.udpRoutes = udpRoutes.sorted { $0.key < $1.key }.map(\.value)
+        model.trafficSplits = trafficSplits.sorted { $0.key < $1.key }.map(\.value)
+        return LoadResult(model: model, diagnostics: diagnostics.sortedByLocation())
+    }
+}

@@ -1,0 +1,282 @@
+import CYAML
+import SMIModel
+
+/// Reads YAML streams (one or more documents) into ``DocumentNode`` trees through libyaml's event API.
+///
+/// Plain scalars resolve by the YAML 1.2 core schema; quoted and block scalars are strings.
+/// Anchors and aliases are resolved, with ``LoaderLimits/maxAliasExpansions`` bounding how many
+/// nodes aliases may add, so a "billion laughs" input stops with an error instead of exhausting
+/// memory. Every problem is a ``SMIModel/Diagnostic``; nothing traps on bad input.
+public enum YAMLReader {
+    /// Parses every document of a YAML stream.
+    ///
+    /// - Parameters:
+    ///   - bytes: the stream (UTF-8, or UTF-16 with a byte order mark).
+    ///   - file: the name used in locations.
+    ///   - limits: depth, size and alias bounds.
+    /// - Returns: the documents parsed completely, in order (an empty document is a null scalar),
+    ///   and the problems found: `syntax` errors carry libyaml's problem text and position,
+    ///   `duplicate-key` errors point at the second key, `limit-exceeded` errors name the limit.
+    ///   After a syntax error or an exceeded limit, the rest of the stream is not read.
+    public static func parseDocuments(
+        _ bytes: [UInt8],
+        file: String,
+        limits: LoaderLimits = LoaderLimits()
+    ) -> ([DocumentNode], [Diagnostic]) {
+        if bytes.count > limits.maxDocumentBytes {
+            let message =
+                "the input is \(bytes.count) bytes, more than the limit of \(limits.maxDocumentBytes) bytes"
+            return ([], [Diagnostic(.error, .limitExceeded, message, at: SourceLocation(file: file, line: 1, column: 1))])
+        }
+        var builder = YAMLTreeBuilder(file: file, limits: limits)
+        bytes.withUnsafeBufferPointer { buffer in
+            builder.run(buffer)
+        }
+        return (builder.documents, builder.diagnostics)
+    }
+}
+
+/// The state of one YAML parse: a stack of open collections, the anchors of the current document,
+/// and the diagnostics so far.
+private struct YAMLTreeBuilder {
+    private enum Frame {
+        case sequence(items: [DocumentNode], location: SourceLocation, anchor: String?)
+        case mapping(
+            entries: [(key: DocumentNode, value: DocumentNode)],
+            location: SourceLocation,
+            anchor: String?,
+            pendingKey: DocumentNode?,
+            seenKeys: [String: SourceLocation]
+        )
+    }
+
+    let file: String
+    let limits: LoaderLimits
+    var documents: [DocumentNode] = []
+    var diagnostics: [Diagnostic] = []
+    private var stack: [Frame] = []
+    private var root: DocumentNode?
+    private var anchors: [String: DocumentNode] = [:]
+    private var aliasNodes = 0
+    private var stopped = false
+
+    init(file: String, limits: LoaderLimits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    mutating func run(_ buffer: UnsafeBufferPointer<UInt8>) {
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) != 0 else {
+            diagnostics.append(
+                Diagnostic(.error, .syntax, "cannot initialize the YAML parser", at: location(line: 0, column: 0))
+            )
+            return
+        }
+        defer { yaml_parser_delete(parser) }
+        // An empty buffer may have a nil base address; libyaml needs a valid pointer.
+        var empty: UInt8 = 0
+        if let base = buffer.baseAddress {
+            yaml_parser_set_input_string(parser, base, buffer.count)
+        } else {
+            yaml_parser_set_input_string(parser, &empty, 0)
+        }
+
+        var event = yaml_event_t()
+        while !stopped {
+            guard yaml_parser_parse(parser, &event) != 0 else {
+                reportParserError(parser.pointee, buffer)
+                return
+            }
+            let type = event.type
+            handle(event)
+            yaml_event_delete(&event)
+            if type == YAML_STREAM_END_EVENT { break }
+        }
+    }
+
+    private func location(line: Int, column: Int) -> SourceLocation {
+        SourceLocation(file: file, line: line + 1, column: column + 1)
+    }
+
+    private func location(_ mark: yaml_mark_t) -> SourceLocation {
+        location(line: Int(clamping: mark.line), column: Int(clamping: mark.column))
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let pointer else { return nil }
+        return String(cString: UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))
+    }
+
+    private mutating func handle(_ event: yaml_event_t) {
+        let at = location(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            anchors = [:]
+            root = nil
+            stack = []
+        case YAML_DOCUMENT_END_EVENT:
+            if let root { documents.append(root) }
+            root = nil
+        case YAML_SCALAR_EVENT:
+            let data = event.data.scalar
+            let text: String
+            if let value = data.value, data.length > 0 {
+                text = String(decoding: UnsafeBufferPointer(start: value, count: data.length), as: UTF8.self)
+            } else {
+                text = ""
+            }
+            let tag = Self.string(data.tag)
+            let quoted = data.style != YAML_PLAIN_SCALAR_STYLE || tag == "tag:yaml.org,2002:str" || tag == "!"
+            let type: DocumentNode.ScalarType = quoted ? .string : CoreSchema.resolve(text)
+            let node = DocumentNode(scalar: text, type: type, quoted: quoted, at: at)
+            complete(node, anchor: Self.string(data.anchor))
+        case YAML_ALIAS_EVENT:
+            let name = Self.string(event.data.alias.anchor) ?? ""
+            guard var node = anchors[name] else {
+                fail(.syntax, "unknown anchor `\(name)`", at: at)
+                return
+            }
+            aliasNodes = aliasNodes.addingClamped(node.nodeCount)
+            if aliasNodes > limits.maxAliasExpansions {
+                fail(
+                    .limitExceeded,
+                    "aliases expand to more than \(limits.maxAliasExpansions) nodes (limit maxAliasExpansions)",
+                    at: at
+                )
+                return
+            }
+            node.location = at
+            complete(node, anchor: nil)
+        case YAML_SEQUENCE_START_EVENT:
+            guard checkDepth(at) else { return }
+            stack.append(.sequence(items: [], location: at, anchor: Self.string(event.data.sequence_start.anchor)))
+        case YAML_MAPPING_START_EVENT:
+            guard checkDepth(at) else { return }
+            stack.append(
+                .mapping(
+                    entries: [],
+                    location: at,
+                    anchor: Self.string(event.data.mapping_start.anchor),
+                    pendingKey: nil,
+                    seenKeys: [:]
+                )
+            )
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return }
+            switch frame {
+            case let .sequence(items, location, anchor):
+                complete(DocumentNode(sequence: items, at: location), anchor: anchor)
+            case let .mapping(entries, location, anchor, _, _):
+                complete(DocumentNode(mapping: entries, at: location), anchor: anchor)
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func checkDepth(_ at: SourceLocation) -> Bool {
+        if stack.count >= limits.maxDepth {
+            fail(.limitExceeded, "the document nests deeper than \(limits.maxDepth) levels (limit maxDepth)", at: at)
+            return false
+        }
+        return true
+    }
+
+    private mutating func fail(_ code: DiagnosticCode, _ message: String, at: SourceLocation) {
+        diagnostics.append(Diagnostic(.error, code, message, at: at))
+        stopped = true
+        stack = []
+        root = nil
+    }
+
+    /// Hands a finished node to the innermost open collection (or makes it the document's root).
+    private mutating func complete(_ node: DocumentNode, anchor: String?) {
+        if let anchor { anchors[anchor] = node }
+        guard let top = stack.popLast() else {
+            root = node
+            return
+        }
+        switch top {
+        case .sequence(var items, let location, let anchor):
+            items.append(node)
+            stack.append(.sequence(items: items, location: location, anchor: anchor))
+        case .mapping(var entries, let location, let anchor, let pendingKey, var seenKeys):
+            if let key = pendingKey {
+                var value = node
+                // An empty value (`spec:` and nothing) has no position of its own; use its key's.
+                if value.kind == .scalar && value.scalarType == .null && value.text.isEmpty && !value.isQuoted {
+                    value.location = key.location
+                }
+                entries.append((key: key, value: value))
+                stack.append(
+                    .mapping(entries: entries, location: location, anchor: anchor, pendingKey: nil, seenKeys: seenKeys)
+                )
+            } else {
+                if node.kind == .scalar {
+                    if let first = seenKeys[node.text] {
+                        diagnostics.append(
+                            Diagnostic(
+                                .error,
+                                .duplicateKey,
+                                "duplicate key `\(node.text)`; it is first written at line \(first.line)",
+                                at: node.location
+                            )
+                        )
+                    } else {
+                        seenKeys[node.text] = node.location
+                    }
+                }
+                stack.append(
+                    .mapping(entries: entries, location: location, anchor: anchor, pendingKey: node, seenKeys: seenKeys)
+                )
+            }
+        }
+    }
+
+    private mutating func reportParserError(_ parser: yaml_parser_t, _ buffer: UnsafeBufferPointer<UInt8>) {
+        var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        let context = parser.context.map { String(cString: $0) }
+        if let context {
+            let start = location(parser.context_mark)
+            message += " (\(context) that starts at line \(start.line), column \(start.column))"
+        }
+        let at: SourceLocation
+        switch parser.error {
+        case YAML_READER_ERROR:
+            at = Self.location(ofByte: Int(clamping: parser.problem_offset), in: buffer, file: file)
+            if parser.problem_value >= 0 {
+                message += " (byte 0x\(String(UInt8(truncatingIfNeeded: parser.problem_value), radix: 16)))"
+            }
+        case YAML_MEMORY_ERROR:
+            at = location(line: 0, column: 0)
+            message = "out of memory while parsing YAML"
+        default:
+            // A key without its `:` is only noticed on a later line; the key itself is the place to show.
+            at = context == "while scanning a simple key" ? location(parser.context_mark) : location(parser.problem_mark)
+        }
+        diagnostics.append(Diagnostic(.error, .syntax, message, at: at))
+        stack = []
+        root = nil
+    }
+
+    /// The line and column (in Unicode scalars) of a byte offset, for errors libyaml reports as offsets.
+    static func location(ofByte offset: Int, in buffer: UnsafeBufferPointer<UInt8>, file: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        var index = 0
+        let end = min(offset, buffer.count)
+        while index < end {
+            let byte = buffer[index]
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+            index += 1
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+}

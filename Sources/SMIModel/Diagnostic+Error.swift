@@ -1,0 +1,2 @@
+/// A diagnostic can be thrown or carried in a `Result` as the failure of a parse.
+extension Diagnostic: Error {}

@@ -1,0 +1,106 @@
+/// The SMI kinds the engine reads.
+public enum ResourceKind: String, Sendable, Hashable, Comparable, CaseIterable {
+    case trafficTarget = "TrafficTarget"
+    case identityBinding = "IdentityBinding"
+    case httpRouteGroup = "HTTPRouteGroup"
+    case tcpRoute = "TCPRoute"
+    case udpRoute = "UDPRoute"
+    case trafficSplit = "TrafficSplit"
+
+    public static func < (a: ResourceKind, b: ResourceKind) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// The SMI API groups.
+public enum APIGroup: String, Sendable, Hashable, CaseIterable {
+    case access = "access.smi-spec.io"
+    case specs = "specs.smi-spec.io"
+    case split = "split.smi-spec.io"
+}
+
+/// An SMI API version such as `access.smi-spec.io/v1alpha3`.
+public struct APIVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The group.
+    public var group: APIGroup
+    /// The `N` of `v1alphaN`.
+    public var alpha: Int
+
+    /// Creates a version.
+    public init(_ group: APIGroup, _ alpha: Int) {
+        self.group = group
+        self.alpha = alpha
+    }
+
+    /// Parses `group/v1alphaN`; nil for anything else.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let group = APIGroup(rawValue: String(parts[0])),
+            parts[1].hasPrefix("v1alpha"), let n = Int(parts[1].dropFirst("v1alpha".count)), n >= 1
+        else { return nil }
+        self.group = group
+        self.alpha = n
+    }
+
+    /// `v1alphaN`.
+    public var versionName: String { "v1alpha\(alpha)" }
+    /// `group/v1alphaN`.
+    public var description: String { "\(group.rawValue)/\(versionName)" }
+
+    public static func < (a: APIVersion, b: APIVersion) -> Bool {
+        (a.group.rawValue, a.alpha) < (b.group.rawValue, b.alpha)
+    }
+
+    /// Whether SEMANTICS.md §1 accepts this kind at this version.
+    public func supports(_ kind: ResourceKind) -> Bool {
+        switch (group, kind) {
+        case (.access, .trafficTarget): return (1...4).contains(alpha)
+        case (.access, .identityBinding): return alpha == 4
+        case (.specs, .httpRouteGroup), (.specs, .tcpRoute): return (1...4).contains(alpha)
+        case (.specs, .udpRoute): return alpha == 4
+        case (.split, .trafficSplit): return (1...4).contains(alpha)
+        default: return false
+        }
+    }
+}
+
+/// A resource's identity: kind, namespace and name. Orders by namespace, then name, then kind.
+public struct ResourceID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The kind.
+    public var kind: ResourceKind
+    /// The namespace (`default` when the manifest has none).
+    public var namespace: String
+    /// The name.
+    public var name: String
+
+    /// Creates an identity.
+    public init(_ kind: ResourceKind, namespace: String, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// `namespace/name`.
+    public var qualifiedName: String { "\(namespace)/\(name)" }
+    /// `Kind namespace/name`.
+    public var description: String { "\(kind.rawValue) \(namespace)/\(name)" }
+
+    public static func < (a: ResourceID, b: ResourceID) -> Bool {
+        (a.namespace, a.name, a.kind) < (b.namespace, b.name, b.kind)
+    }
+}
+
+/// Where a resource came from: its declared version and where its object starts.
+public struct ResourceOrigin: Sendable, Hashable {
+    /// The resource's identity.
+    public var id: ResourceID
+    /// The declared `apiVersion`.
+    public var version: APIVersion
+    /// Where the object (its first key) starts.
+    public var location: SourceLocation
+
+    /// Creates an origin.
+    public init(id: ResourceID, version: APIVersion, location: SourceLocation) {
+        self.id = id
+        self.version = version
+        self.location = location
+    }
+}

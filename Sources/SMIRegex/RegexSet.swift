@@ -1,0 +1,182 @@
+import CPCRE2
+
+/// Decides, for a ``RegexSet`` branch whose path matched, whether the branch's other
+/// conditions (headers) hold. Implemented by the runtime; called from inside the match.
+public protocol RegexAlternativeChecker: AnyObject {
+    /// Whether alternative `index` (its pattern already matched) is accepted.
+    func accepts(alternative index: Int) -> Bool
+}
+
+/// One branch of a ``RegexSet``.
+public struct RegexAlternative: Sendable, Hashable {
+    /// The pattern; `""` matches everything.
+    public var pattern: String
+    /// Whether the branch has further conditions, checked by a ``RegexAlternativeChecker``.
+    public var needsCheck: Bool
+
+    /// Creates a branch.
+    public init(pattern: String, needsCheck: Bool) {
+        self.pattern = pattern
+        self.needsCheck = needsCheck
+    }
+}
+
+/// An error building a ``RegexSet``: which branch, and PCRE2's complaint.
+public struct RegexSetError: Error, Sendable, Hashable {
+    /// The index of the branch.
+    public var alternative: Int
+    /// PCRE2's error for that branch.
+    public var error: RegexSyntaxError
+}
+
+/// An ordered list of patterns answered in one pass: "the first branch, in order, whose pattern
+/// matches and whose other conditions hold".
+///
+/// Consecutive mergeable patterns are compiled into one PCRE2 program
+/// `(?:p0)(*MARK:0)|(?:p1)(*MARK:1)(?C1)|…` (anchored at the start; with `\z` after each branch
+/// when the whole subject must match). PCRE2 tries branches in order; a branch with further
+/// conditions ends in a callout that asks the checker, and a refusal backtracks into the next
+/// branch. The winning branch is read from the mark. Patterns that cannot be merged safely are
+/// kept as single programs between the merged runs, so the order of branches is always kept.
+public final class RegexSet: @unchecked Sendable {
+    enum Segment {
+        case merged(Regex, hasCallouts: Bool)
+        case single(Regex, alternative: Int, needsCheck: Bool)
+    }
+
+    let segments: [Segment]
+    /// The number of branches.
+    public let count: Int
+    /// The number of PCRE2 programs the set compiled to.
+    public var programCount: Int { segments.count }
+    /// Bytes of compiled PCRE2 code (pattern plus JIT where present is not included).
+    public let codeSize: Int
+
+    /// Compiles the branches; fails on the first branch PCRE2 rejects.
+    public init(_ alternatives: [RegexAlternative], anchoring: RegexAnchoring) throws(RegexSetError) {
+        var segments: [Segment] = []
+        var run: [(index: Int, alt: RegexAlternative)] = []
+        var size = 0
+        let suffix = anchoring == .whole ? "\\z" : ""
+
+        func flush() throws(RegexSetError) {
+            guard !run.isEmpty else { return }
+            defer { run.removeAll(keepingCapacity: true) }
+            if run.count == 1, let only = run.first {
+                let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring)
+                size += regex.codeSize
+                segments.append(.single(regex, alternative: only.index, needsCheck: only.alt.needsCheck))
+                return
+            }
+            var text = ""
+            var hasCallouts = false
+            for (k, item) in run.enumerated() {
+                if k > 0 { text += "|" }
+                text += "(?:\(item.alt.pattern))\(suffix)(*MARK:\(item.index))"
+                if item.alt.needsCheck {
+                    text += "(?C1)"
+                    hasCallouts = true
+                }
+            }
+            switch PCRE2.compile(Array(text.utf8), options: Regex.baseOptions | PCRE2.anchored) {
+            case .success(let code):
+                let regex = Regex(code: code, pattern: text)
+                size += regex.codeSize
+                segments.append(.merged(regex, hasCallouts: hasCallouts))
+            case .failure:
+                // The scan should have kept unsafe patterns out; fall back to single programs.
+                for item in run {
+                    let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring)
+                    size += regex.codeSize
+                    segments.append(.single(regex, alternative: item.index, needsCheck: item.alt.needsCheck))
+                }
+            }
+        }
+
+        for (index, alt) in alternatives.enumerated() {
+            if let error = Regex.check(alt.pattern) {
+                throw RegexSetError(alternative: index, error: error)
+            }
+            if PatternScan(Array(alt.pattern.utf8)).isMergeable {
+                run.append((index, alt))
+            } else {
+                try flush()
+                run.append((index, alt))
+                try flush()
+            }
+        }
+        try flush()
+        self.segments = segments
+        self.count = alternatives.count
+        self.codeSize = size
+    }
+
+    private static func single(_ pattern: String, index: Int, anchoring: RegexAnchoring) throws(RegexSetError) -> Regex {
+        do {
+            return try Regex(pattern, anchoring: anchoring)
+        } catch {
+            throw RegexSetError(alternative: index, error: error)
+        }
+    }
+
+    /// The first accepted branch for `subject`, or nil. A branch whose match hit the budget
+    /// counts as not matching, and ``RegexScratch/budgetExceeded`` is set.
+    public func firstMatch(
+        _ subject: UnsafeRawBufferPointer, validUTF8: Bool, scratch: RegexScratch,
+        checker: (any RegexAlternativeChecker)?
+    ) -> Int? {
+        let options = validUTF8 ? PCRE2.noUTFCheck : 0
+        for segment in segments {
+            switch segment {
+            case .merged(let regex, let hasCallouts):
+                let rc: Int32
+                if hasCallouts {
+                    scratch.checker = checker
+                    rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.calloutContext)
+                    scratch.checker = nil
+                } else {
+                    rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
+                }
+                if scratch.record(rc) == .match, let mark = PCRE2.mark(scratch.outerData) {
+                    return decodeMark(mark)
+                }
+            case .single(let regex, let alternative, let needsCheck):
+                let rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
+                if scratch.record(rc) == .match {
+                    if !needsCheck || (checker?.accepts(alternative: alternative) ?? false) {
+                        return alternative
+                    }
+                }
+            }
+        }
+        return nil
+    }
+}
+
+@inline(__always)
+func decodeMark(_ mark: UnsafePointer<UInt8>) -> Int {
+    var value = 0
+    var p = mark
+    while p.pointee >= 0x30 && p.pointee <= 0x39 {
+        value = value &* 10 &+ Int(p.pointee &- 0x30)
+        p += 1
+    }
+    return value
+}
+
+/// The callout every merged branch with further conditions ends in: accept (0) or backtrack (1).
+let regexSetCallout: PCRE2.CalloutFunction = { block, data in
+    guard let block, let data, let mark = block.pointee.mark else { return 1 }
+    let scratch = Unmanaged<RegexScratch>.fromOpaque(data).takeUnretainedValue()
+    guard let checker = scratch.checker else { return 1 }
+    return checker.accepts(alternative: decodeMark(mark)) ? 0 : 1
+}
+
+extension Regex {
+    /// Bytes of compiled pattern (PCRE2_INFO_SIZE).
+    public var codeSize: Int {
+        var size: Int = 0
+        guard pcre2_pattern_info_8(code, 22, &size) == 0 else { return 0 }  // PCRE2_INFO_SIZE
+        return size
+    }
+}

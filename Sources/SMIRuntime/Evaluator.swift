@@ -1,0 +1,171 @@
+import SMIBytecode
+import SMIRegex
+
+extension ExecutablePolicy {
+    /// Decides an access request (SEMANTICS.md §3–§7). Takes no lock and, once `scratch` has
+    /// grown to the request's size, allocates nothing.
+    public func decide(_ query: AccessQuery, scratch: EvaluationScratch) -> AccessResult {
+        scratch.useLimits(match: program.options.matchLimit, depth: program.options.depthLimit)
+        scratch.regex.resetBudgetFlag()
+        scratch.pathLength = 0
+        if query.proto == .http {
+            scratch.reservePath(query.target.count + 1)
+            guard let n = PathNormalizer.normalize(query.target, steps: normalization, into: scratch.path) else {
+                return AccessResult(allowed: false, reason: .pathRejected, grant: noIndex)
+            }
+            scratch.pathLength = n
+            scratch.headers = query.headers
+            scratch.methodIndex = methods.lookup(query.method)
+        }
+        return code.withUnsafeBufferPointer { code in
+            tables.withUnsafeBufferPointer { tables in
+                run(from: Int(program.accessEntry), code, tables, scratch: scratch) { op, operand in
+                    switch op {
+                    case .switchDestination: return query.destination
+                    case .switchSource: return query.source
+                    case .switchProtocol: return query.proto.rawValue
+                    case .switchPort: return query.port
+                    case .switchMethod: return scratch.methodIndex
+                    default: return ExecutablePolicy.unknownName
+                    }
+                }
+            }
+        }
+    }
+
+    /// The split decision for a root service (SEMANTICS.md §6).
+    public func selectBackend(_ query: SplitQuery, scratch: EvaluationScratch) -> SplitResult {
+        scratch.useLimits(match: program.options.matchLimit, depth: program.options.depthLimit)
+        scratch.regex.resetBudgetFlag()
+        scratch.pathLength = 0
+        scratch.headers = query.headers
+        scratch.methodIndex = query.method.map { methods.lookup($0) } ?? ExecutablePolicy.unknownName
+        var pathKnown = false
+        if let target = query.target {
+            scratch.reservePath(target.count + 1)
+            if let n = PathNormalizer.normalize(target, steps: normalization, into: scratch.path) {
+                scratch.pathLength = n
+                pathKnown = true
+            }
+        }
+        return code.withUnsafeBufferPointer { code in
+            tables.withUnsafeBufferPointer { tables in
+                var pc = Int(program.splitEntry)
+                while true {
+                    let op = UInt8(truncatingIfNeeded: code[pc])
+                    switch op {
+                    case Opcode.switchService.rawValue:
+                        pc = lookup(tables, Int(code[pc + 1]), key: query.service) ?? pc + 2
+                    case Opcode.splitWhen.rawValue:
+                        let condition = program.splitConditions[Int(code[pc + 1])]
+                        if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
+                            pc += 3
+                        } else {
+                            pc = Int(code[pc + 2])
+                        }
+                    case Opcode.pick.rawValue:
+                        let backend = pick(tables, Int(code[pc + 1]), entropy: query.entropy)
+                        return SplitResult(backend: backend, split: code[pc + 2])
+                    case Opcode.jump.rawValue:
+                        pc = Int(code[pc + 1])
+                    default:
+                        // ROOT, and anything a split entry cannot meet in a verified program.
+                        return SplitResult(backend: noIndex, split: noIndex)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: The access loop
+
+    @inline(__always)
+    private func run(
+        from entry: Int, _ code: UnsafeBufferPointer<UInt32>, _ tables: UnsafeBufferPointer<UInt32>,
+        scratch: EvaluationScratch, key: (Opcode, UInt32) -> UInt32
+    ) -> AccessResult {
+        // Verified programs only jump forward and end in a terminator, so this loop ends.
+        var pc = entry
+        while true {
+            let word = code[pc]
+            guard let op = Opcode(rawValue: UInt8(truncatingIfNeeded: word)) else {
+                return AccessResult(allowed: false, reason: .noRouteMatched, grant: noIndex)
+            }
+            switch op {
+            case .switchDestination, .switchSource, .switchProtocol, .switchPort, .switchMethod, .switchService:
+                pc = lookup(tables, Int(code[pc + 1]), key: key(op, 0)) ?? pc + 2
+            case .matchRoutes:
+                let set = routeSets[Int(code[pc + 1])]
+                if let winner = match(set, scratch: scratch) {
+                    return AccessResult(allowed: true, reason: .noRouteMatched, grant: set.candidates[winner].grant)
+                }
+                pc += 2
+            case .allow:
+                return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc + 1])
+            case .deny:
+                let reason = scratch.regex.budgetExceeded ? DenyCode.regexBudgetExceeded : (DenyCode(rawValue: code[pc + 1]) ?? .noRouteMatched)
+                return AccessResult(allowed: false, reason: reason, grant: noIndex)
+            case .jump:
+                pc = Int(code[pc + 1])
+            case .splitWhen, .pick, .answerRoot:
+                return AccessResult(allowed: false, reason: .noRouteMatched, grant: noIndex)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func match(_ set: ExecutableRouteSet, scratch: EvaluationScratch) -> Int? {
+        scratch.currentSet = set
+        defer { scratch.currentSet = nil }
+        let subject = UnsafeRawBufferPointer(rebasing: scratch.path[0..<scratch.pathLength])
+        return set.paths.firstMatch(subject, validUTF8: validUTF8Paths, scratch: scratch.regex, checker: scratch)
+    }
+
+    private func meets(_ condition: SplitCondition, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
+        if condition.anyPort { return true }
+        if let port = query.port, condition.ports.contains(port) { return true }
+        guard condition.routeSet != noIndex else { return false }
+        let set = routeSets[Int(condition.routeSet)]
+        if pathKnown { return match(set, scratch: scratch) != nil }
+        // Without a (valid) path only matches without a path condition can hold.
+        for (i, c) in program.routeSets[Int(condition.routeSet)].candidates.enumerated() where c.path == noIndex {
+            scratch.currentSet = set
+            let ok = scratch.accepts(alternative: i)
+            scratch.currentSet = nil
+            if ok { return true }
+        }
+        return false
+    }
+
+    // MARK: Tables
+
+    @inline(__always)
+    private func lookup(_ tables: UnsafeBufferPointer<UInt32>, _ offset: Int, key: UInt32) -> Int? {
+        let log2 = tables[offset]
+        let mask = (1 << Int(log2)) - 1
+        var slot = Int(SwitchTable.slot(key, log2: log2))
+        while true {
+            let k = tables[offset + 2 + slot * 2]
+            if k == SwitchTable.emptyKey { return nil }  // also ends the search for an unknown key
+            if k == key { return Int(tables[offset + 3 + slot * 2]) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// r = high 64 bits of entropy × total; the first backend whose cumulative weight exceeds r.
+    @inline(__always)
+    private func pick(_ tables: UnsafeBufferPointer<UInt32>, _ offset: Int, entropy: UInt64) -> UInt32 {
+        let count = Int(tables[offset])
+        let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
+        let r = entropy.multipliedFullWidth(by: total).high
+        var lo = 0
+        var hi = count - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let base = offset + 3 + mid * 3
+            let cumulative = UInt64(tables[base]) << 32 | UInt64(tables[base + 1])
+            if cumulative > r { hi = mid } else { lo = mid + 1 }
+        }
+        return tables[offset + 3 + lo * 3 + 2]
+    }
+}

@@ -1,0 +1,162 @@
+import SMIBytecode
+import SMIRegex
+
+/// A route set ready to run: one ``RegexSet`` over the candidates' paths plus each candidate's
+/// grant, methods and compiled header tests.
+final class ExecutableRouteSet: @unchecked Sendable {
+    struct HeaderTest {
+        var name: [UInt8]
+        var regex: Regex
+    }
+
+    struct Candidate {
+        var grant: UInt32
+        var methods: [UInt32]
+        var headers: [HeaderTest]
+    }
+
+    let paths: RegexSet
+    let candidates: [Candidate]
+
+    init(paths: RegexSet, candidates: [Candidate]) {
+        self.paths = paths
+        self.candidates = candidates
+    }
+}
+
+/// Why a program cannot be made executable.
+public enum LoadError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The verifier refused the program.
+    case verification(VerificationError)
+    /// A pattern of the program does not compile.
+    case regex(pattern: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .verification(let e): return e.description
+        case .regex(let pattern, let message): return "pattern `\(pattern)` does not compile: \(message)"
+        }
+    }
+}
+
+/// A verified program with its regexes compiled: immutable, shared by any number of threads.
+/// Each thread brings its own ``EvaluationScratch``; a decision takes no lock.
+public final class ExecutablePolicy: @unchecked Sendable {
+    /// The name index of an identity or service the policy does not know.
+    public static let unknownName: UInt32 = .max
+
+    /// The program this policy runs.
+    public let program: Program
+    let code: [UInt32]
+    let tables: [UInt32]
+    let routeSets: [ExecutableRouteSet]
+    let names: NameIndex
+    let methods: NameIndex
+    let trustDomain: [UInt8]?
+    let normalization: PathNormalization
+    let validUTF8Paths: Bool
+
+    /// Verifies `program` and compiles its regexes. A program that fails is never run.
+    public init(program: Program) throws(LoadError) {
+        do {
+            try Verifier.verify(program)
+        } catch {
+            throw .verification(error)
+        }
+        self.program = program
+        code = program.code
+        tables = program.tables
+        let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
+        var sets: [ExecutableRouteSet] = []
+        for set in program.routeSets {
+            var alternatives: [RegexAlternative] = []
+            var candidates: [ExecutableRouteSet.Candidate] = []
+            for c in set.candidates {
+                let pattern = c.path == noIndex ? "" : (program.string(c.path) ?? "")
+                alternatives.append(RegexAlternative(pattern: pattern, needsCheck: !c.methods.isEmpty || !c.headers.isEmpty))
+                var tests: [ExecutableRouteSet.HeaderTest] = []
+                for h in c.headers {
+                    let source = program.string(h.pattern) ?? ""
+                    do {
+                        tests.append(.init(name: Array((program.string(h.name) ?? "").utf8), regex: try Regex(source, anchoring: .whole)))
+                    } catch {
+                        throw .regex(pattern: source, message: error.message)
+                    }
+                }
+                candidates.append(.init(grant: c.grant, methods: c.methods, headers: tests))
+            }
+            do {
+                sets.append(ExecutableRouteSet(paths: try RegexSet(alternatives, anchoring: anchoring), candidates: candidates))
+            } catch {
+                throw .regex(pattern: alternatives[error.alternative].pattern, message: error.error.message)
+            }
+        }
+        routeSets = sets
+        names = NameIndex(program.names.map { program.string($0) ?? "" })
+        methods = NameIndex(program.methods.map { program.string($0) ?? "" })
+        trustDomain = program.options.trustDomain.map { Array($0.utf8) }
+        normalization = program.options.normalization
+        validUTF8Paths = program.options.normalization.contains(.rejectUnsafe)
+    }
+
+    // MARK: Identities
+
+    /// The name index of `namespace/name` or `spiffe://<trust-domain>/ns/<ns>/sa/<name>`, or
+    /// ``unknownName``. Proxies resolve a peer once per connection and reuse the index.
+    public func resolveIdentity(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        let prefix: StaticString = "spiffe://"
+        let plen = prefix.utf8CodeUnitCount
+        if bytes.count > plen, memoryEqual(bytes.baseAddress.unsafelyUnwrappedOrNull, UnsafeRawPointer(prefix.utf8Start), plen) {
+            return resolveSPIFFE(UnsafeRawBufferPointer(rebasing: bytes[plen...]))
+        }
+        return names.lookup(bytes)
+    }
+
+    /// The name index of a service `namespace/name`, or ``unknownName``.
+    public func resolveName(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        names.lookup(bytes)
+    }
+
+    private func resolveSPIFFE(_ rest: UnsafeRawBufferPointer) -> UInt32 {
+        // <trust-domain>/ns/<namespace>/sa/<name>
+        var slash = 0
+        while slash < rest.count, rest[slash] != UInt8(ascii: "/") { slash += 1 }
+        guard slash > 0, slash < rest.count else { return ExecutablePolicy.unknownName }
+        if let domain = trustDomain {
+            guard slash == domain.count else { return ExecutablePolicy.unknownName }
+            for i in 0..<slash where rest[i] != domain[i] { return ExecutablePolicy.unknownName }
+        }
+        let path = UnsafeRawBufferPointer(rebasing: rest[(slash + 1)...])
+        // Split into exactly four segments: ns, <namespace>, sa, <name>.
+        var start = 0
+        var parts = (0..<0, 0..<0, 0..<0, 0..<0)
+        var k = 0
+        for i in 0...path.count where i == path.count || path[i] == UInt8(ascii: "/") {
+            let r = start..<i
+            switch k {
+            case 0: parts.0 = r
+            case 1: parts.1 = r
+            case 2: parts.2 = r
+            case 3: parts.3 = r
+            default: return ExecutablePolicy.unknownName
+            }
+            k += 1
+            start = i + 1
+        }
+        guard k == 4, parts.1.count > 0, parts.3.count > 0,
+            parts.0.count == 2, path[parts.0.lowerBound] == UInt8(ascii: "n"), path[parts.0.lowerBound + 1] == UInt8(ascii: "s"),
+            parts.2.count == 2, path[parts.2.lowerBound] == UInt8(ascii: "s"), path[parts.2.lowerBound + 1] == UInt8(ascii: "a")
+        else { return ExecutablePolicy.unknownName }
+        return names.lookup(UnsafeRawBufferPointer(rebasing: path[parts.1]), slash: UnsafeRawBufferPointer(rebasing: path[parts.3]))
+    }
+
+    /// The string of name index `index` (`namespace/name`).
+    public func name(_ index: UInt32) -> String? { program.name(index) }
+}
+
+extension Optional where Wrapped == UnsafeRawPointer {
+    /// A pointer that is only dereferenced for non-empty buffers.
+    var unsafelyUnwrappedOrNull: UnsafeRawPointer {
+        self ?? UnsafeRawPointer(bitPattern: 1).unsafelyUnwrapped
+    }
+}

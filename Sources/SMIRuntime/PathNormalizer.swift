@@ -1,0 +1,162 @@
+import SMIBytecode
+
+/// SEMANTICS.md §5: cut the query, reject unsafe paths, decode unreserved escapes, merge
+/// slashes, remove dot segments; each step can be turned off. Works in a caller buffer, in
+/// place, without allocating.
+enum PathNormalizer {
+    /// Normalizes `target` into `buffer` (which must hold at least `target.count` bytes);
+    /// returns the normalized length, or nil when the path is rejected.
+    static func normalize(
+        _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer
+    ) -> Int? {
+        var end = target.count
+        if steps.contains(.stripQuery) {
+            for i in 0..<target.count where target[i] == UInt8(ascii: "?") || target[i] == UInt8(ascii: "#") {
+                end = i
+                break
+            }
+        }
+        if steps.contains(.rejectUnsafe) && !isSafe(target, end: end) { return nil }
+
+        // Decode unreserved escapes once (also copies into the buffer).
+        var n = 0
+        var i = 0
+        let decode = steps.contains(.decodeUnreserved)
+        while i < end {
+            let b = target[i]
+            if decode, b == UInt8(ascii: "%"), i + 2 < end,
+                let hi = hexValue(target[i + 1]), let lo = hexValue(target[i + 2])
+            {
+                let v = hi << 4 | lo
+                if isUnreserved(v) {
+                    buffer[n] = v
+                    n += 1
+                    i += 3
+                    continue
+                }
+            }
+            buffer[n] = b
+            n += 1
+            i += 1
+        }
+        if steps.contains(.mergeSlashes) { n = mergeSlashes(buffer, n) }
+        if steps.contains(.removeDotSegments), n > 0, buffer[0] == UInt8(ascii: "/") { n = removeDotSegments(buffer, n) }
+        return n
+    }
+
+    private static func isSafe(_ p: UnsafeRawBufferPointer, end: Int) -> Bool {
+        guard end > 0, p[0] == UInt8(ascii: "/") else { return false }
+        var i = 0
+        while i < end {
+            let b = p[i]
+            if b < 0x20 || b == 0x7F || b == UInt8(ascii: " ") || b == UInt8(ascii: "\\") { return false }
+            if b == UInt8(ascii: "%") {
+                guard i + 2 < end, let hi = hexValue(p[i + 1]), let lo = hexValue(p[i + 2]) else { return false }
+                let v = hi << 4 | lo
+                if v == 0x2F || v == 0x5C || v == 0x00 { return false }
+                i += 3
+                continue
+            }
+            if b >= 0x80 {
+                guard let length = utf8SequenceLength(p, at: i, end: end) else { return false }
+                i += length
+                continue
+            }
+            i += 1
+        }
+        return true
+    }
+
+    /// The length of the valid UTF-8 sequence starting at `i` (lead byte >= 0x80), or nil.
+    private static func utf8SequenceLength(_ p: UnsafeRawBufferPointer, at i: Int, end: Int) -> Int? {
+        let b0 = p[i]
+        func cont(_ k: Int) -> UInt8? { i + k < end && p[i + k] & 0xC0 == 0x80 ? p[i + k] : nil }
+        switch b0 {
+        case 0xC2...0xDF:
+            return cont(1) != nil ? 2 : nil
+        case 0xE0...0xEF:
+            guard let b1 = cont(1), cont(2) != nil else { return nil }
+            if b0 == 0xE0 && b1 < 0xA0 { return nil }  // overlong
+            if b0 == 0xED && b1 > 0x9F { return nil }  // surrogates
+            return 3
+        case 0xF0...0xF4:
+            guard let b1 = cont(1), cont(2) != nil, cont(3) != nil else { return nil }
+            if b0 == 0xF0 && b1 < 0x90 { return nil }  // overlong
+            if b0 == 0xF4 && b1 > 0x8F { return nil }  // above U+10FFFF
+            return 4
+        default:
+            return nil  // continuation byte, overlong C0/C1, F5..FF
+        }
+    }
+
+    @inline(__always)
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    private static func isUnreserved(_ v: UInt8) -> Bool {
+        switch v {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func mergeSlashes(_ p: UnsafeMutableRawBufferPointer, _ n: Int) -> Int {
+        var out = 0
+        for i in 0..<n {
+            if p[i] == UInt8(ascii: "/"), out > 0, p[out - 1] == UInt8(ascii: "/") { continue }
+            p[out] = p[i]
+            out += 1
+        }
+        return out
+    }
+
+    /// RFC 3986 §5.2.4 for an absolute path, in place; never climbs above the root.
+    private static func removeDotSegments(_ p: UnsafeMutableRawBufferPointer, _ n: Int) -> Int {
+        var out = 0
+        var i = 1  // p[0] is '/'
+        while true {
+            // The segment p[i..<j], ended by '/' or the end.
+            var j = i
+            while j < n, p[j] != UInt8(ascii: "/") { j += 1 }
+            let isLast = j >= n
+            let length = j - i
+            let isDot = length == 1 && p[i] == UInt8(ascii: ".")
+            let isDotDot = length == 2 && p[i] == UInt8(ascii: ".") && p[i + 1] == UInt8(ascii: ".")
+            if isDot {
+                if isLast { p[out] = UInt8(ascii: "/"); out += 1 }
+            } else if isDotDot {
+                while out > 0 {
+                    out -= 1
+                    if p[out] == UInt8(ascii: "/") { break }
+                }
+                if isLast { p[out] = UInt8(ascii: "/"); out += 1 }
+            } else {
+                p[out] = UInt8(ascii: "/")
+                out += 1
+                // out <= i always holds, so this copy never overwrites unread bytes.
+                for k in i..<j {
+                    p[out] = p[k]
+                    out += 1
+                }
+            }
+            if isLast { break }
+            i = j + 1
+        }
+        if out == 0 {
+            p[0] = UInt8(ascii: "/")
+            out = 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import SMIEngine
+
+/// The compile options every subcommand accepts (SEMANTICS.md names their defaults).
+struct CompileFlags: ParsableArguments {
+    @Flag(help: "Anchor pathRegex at both ends (OSM/Envoy behaviour) instead of only at the start.")
+    var fullPathMatch = false
+
+    @Flag(
+        name: .customLong("allow-cross-namespace"),
+        help: "Let a TrafficTarget open a destination in another namespace than its own."
+    )
+    var allowCrossNamespace = false
+
+    @Option(help: ArgumentHelp("Accept SPIFFE ids of this trust domain only (default: any).", valueName: "domain"))
+    var trustDomain: String?
+
+    @Option(help: ArgumentHelp("PCRE2 match limit per regex evaluation (default: 100000).", valueName: "n"))
+    var matchLimit: UInt32?
+
+    @Option(help: ArgumentHelp("PCRE2 depth limit per regex evaluation (default: 10000).", valueName: "n"))
+    var depthLimit: UInt32?
+
+    @Option(
+        name: .customLong("skip-normalization"),
+        help: ArgumentHelp("Turn off one path normalization step; repeat for more.", valueName: "step")
+    )
+    var skippedSteps: [NormalizationStep] = []
+
+    /// The library options these flags select.
+    var policyOptions: PolicyOptions {
+        var options = PolicyOptions()
+        options.fullPathMatch = fullPathMatch
+        options.allowCrossNamespaceDestinations = allowCrossNamespace
+        options.trustDomain = trustDomain
+        if let matchLimit { options.matchLimit = matchLimit }
+        if let depthLimit { options.depthLimit = depthLimit }
+        for step in skippedSteps { options.normalization.remove(step.normalization) }
+        return options
+    }
+}
+
+/// A path normalization step as the command line spells it (SEMANTICS.md §5).
+enum NormalizationStep: String, CaseIterable, ExpressibleByArgument {
+    case stripQuery = "strip-query"
+    case rejectUnsafe = "reject-unsafe"
+    case decodeUnreserved = "decode-unreserved"
+    case mergeSlashes = "merge-slashes"
+    case removeDotSegments = "remove-dot-segments"
+
+    var normalization: PathNormalization {
+        switch self {
+        case .stripQuery: return .stripQuery
+        case .rejectUnsafe: return .rejectUnsafe
+        case .decodeUnreserved: return .decodeUnreserved
+        case .mergeSlashes: return .mergeSlashes
+        case .removeDotSegments: return .removeDotSegments
+        }
+    }
+}
+
+/// `--policy PATH...` and the compile flags: what every subcommand that needs a policy takes.
+struct PolicyArguments: ParsableArguments {
+    @Option(
+        name: .customLong("policy"),
+        help: ArgumentHelp(
+            "A YAML/JSON policy file, or a folder read recursively (.yaml, .yml, .json); repeat for more.",
+            valueName: "path"
+        )
+    )
+    var paths: [String]
+
+    @OptionGroup(title: "Compile options")
+    var flags: CompileFlags
+
+    /// Compiles the policy. Warnings and notes go to standard error; if compiling fails, every
+    /// diagnostic does and the command exits with status 1.
+    func compile() throws -> Policy {
+        do {
+            let policy = try Policy.compile(paths: paths, options: flags.policyOptions)
+            StandardError.write(policy.diagnostics.sortedByLocation())
+            return policy
+        } catch {
+            StandardError.write(error.diagnostics.sortedByLocation())
+            throw ExitCode.failure
+        }
+    }
+}

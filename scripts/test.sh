@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command (README.md; .ci/run runs exactly this): debug build, every unit test, then the
+# release `smi` against the shared SMI conformance cases and the real-world manifests.
+#
+# The shared checks live in `shared/`, beside the repository checkout. Set SMI_SHARED to use
+# another copy (a clean clone elsewhere finds it through its `origin` when that is a local path).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_shared() {
+    local top origin
+    if [ -n "${SMI_SHARED:-}" ]; then
+        echo "$SMI_SHARED"
+        return
+    fi
+    top=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
+    if [ -d "$top/../shared/conformance" ]; then
+        echo "$top/../shared"
+        return
+    fi
+    origin=$(git remote get-url origin 2>/dev/null || true)
+    if [ -n "$origin" ] && [ -d "$origin/../shared/conformance" ]; then
+        echo "$origin/../shared"
+        return
+    fi
+    echo "$top/../shared"
+}
+
+shared=$(find_shared)
+for checker in conformance/run.py realworld/check.py; do
+    if [ ! -f "$shared/$checker" ]; then
+        echo "test: $shared/$checker is missing: put the shared checks beside the checkout or set SMI_SHARED" >&2
+        exit 1
+    fi
+done
+
+failed=()
+step() {
+    echo
+    echo "==> $*"
+    if "$@"; then
+        return 0
+    fi
+    failed+=("$*")
+    return 1
+}
+
+scripts/setup.sh
+step swift build || exit 1
+step swift test || true
+step swift build -c release --product smi || exit 1
+step python3 "$shared/conformance/run.py" .build/release/smi || true
+step python3 "$shared/realworld/check.py" .build/release/smi || true
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test: FAILED:"
+    printf '  %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "test: all passed"
