@@ -162,3 +162,19 @@ public enum ProtocolCode: UInt32, Sendable, CaseIterable {
         }
     }
 }
+
+extension Opcode {
+    /// The opcode table as Markdown, as docs/BYTECODE.md shows it (a test keeps them equal).
+    public static var markdownTable: String {
+        var lines = [
+            "| code | mnemonic | operands | ends | semantics |",
+            "|---:|---|---|---|---|",
+        ]
+        for op in allCases {
+            let i = op.info
+            let operands = i.operands.isEmpty ? "—" : i.operands.map(\.rawValue).joined(separator: ", ")
+            lines.append("| \(op.rawValue) | `\(i.mnemonic)` | \(operands) | \(i.isTerminator ? "yes" : "") | \(i.summary) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -80,6 +80,10 @@ public enum Verifier {
                     guard entries.count == Int(program.tables[Int(value) + 1]) else {
                         throw VerificationError(offset: pc, "switch table \(value) has a wrong entry count")
                     }
+                    // A miss ends at an empty slot: a full table could make a lookup spin.
+                    guard entries.count < 1 << Int(program.tables[Int(value)]) else {
+                        throw VerificationError(offset: pc, "switch table \(value) has no empty slot")
+                    }
                     for entry in entries { try checkTarget(entry.target, from: pc) }
                 case .routeSet:
                     guard value < program.routeSets.count else {

@@ -18,7 +18,7 @@ enum TreeNode: Hashable {
     /// Terminals the emitter copies inline instead of jumping to.
     var isInlineTerminal: Bool {
         switch self {
-        case .deny, .allow, .root: return true
+        case .deny, .allow, .root, .pick: return true
         default: return false
         }
     }

@@ -6,6 +6,12 @@ import SMIBytecode
 struct Emitter {
     var program: Program
     let tree: DecisionTree
+    private var weightTables: [Int: UInt32] = [:]
+
+    init(program: Program, tree: DecisionTree) {
+        self.program = program
+        self.tree = tree
+    }
 
     mutating func emit(accessRoot: Int, splitRoot: Int) {
         let count = tree.nodes.count
@@ -54,17 +60,8 @@ struct Emitter {
             program.code += [Opcode.allow.headerWord, grant]
         case .root:
             program.code += [Opcode.answerRoot.headerWord]
-        case .pick(let rows, let split):
-            let offset = program.tables.count
-            var backends: [(name: UInt32, weight: UInt64)] = []
-            var i = 0
-            while i + 1 < rows.count {
-                backends.append((UInt32(truncatingIfNeeded: rows[i]), rows[i + 1]))
-                i += 2
-            }
-            // Sums were checked when the node was built.
-            program.tables += WeightTable.encode(backends) ?? [0, 0, 0]
-            program.code += [Opcode.pick.headerWord, UInt32(offset), split]
+        case .pick(_, let split):
+            program.code += [Opcode.pick.headerWord, weightTable(id), split]
         case .routes(let set, let otherwise):
             program.code += [Opcode.matchRoutes.headerWord, set]
             emitOtherwise(otherwise, codePatches: &codePatches)
@@ -86,6 +83,23 @@ struct Emitter {
         }
     }
 
+    /// The weight table of PICK node `id`, written once however often the node is copied.
+    private mutating func weightTable(_ id: Int) -> UInt32 {
+        if let offset = weightTables[id] { return offset }
+        guard case .pick(let rows, _) = tree.nodes[id] else { return 0 }
+        let offset = UInt32(program.tables.count)
+        var backends: [(name: UInt32, weight: UInt64)] = []
+        var i = 0
+        while i + 1 < rows.count {
+            backends.append((UInt32(truncatingIfNeeded: rows[i]), rows[i + 1]))
+            i += 2
+        }
+        // Sums were checked when the node was built.
+        program.tables += WeightTable.encode(backends) ?? [0, 0, 0]
+        weightTables[id] = offset
+        return offset
+    }
+
     /// The fall-through continuation: a terminal inline, anything else through a JUMP.
     private mutating func emitOtherwise(_ id: Int, codePatches: inout [(Int, Int)]) {
         switch tree.nodes[id] {
@@ -97,6 +111,9 @@ struct Emitter {
             return
         case .root:
             program.code += [Opcode.answerRoot.headerWord]
+            return
+        case .pick(_, let split):
+            program.code += [Opcode.pick.headerWord, weightTable(id), split]
             return
         default:
             break

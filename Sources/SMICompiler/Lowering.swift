@@ -95,7 +95,8 @@ struct Lowering {
             diagnostics.append(Diagnostic(
                 .warning, .droppedTarget,
                 "destination namespace `\(target.destination.namespace)` differs from the TrafficTarget's namespace `\(id.namespace)`; it grants nothing and is ignored",
-                at: target.destination.location, resource: id, field: "destination.namespace"))
+                at: target.destination.namespaceLocation ?? target.destination.location, resource: id,
+                field: "destination.namespace"))
             return nil
         }
         var destination: String? = target.destination.qualifiedName

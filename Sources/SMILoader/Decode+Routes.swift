@@ -2,7 +2,9 @@ import SMIModel
 
 extension ResourceDecoder {
     /// The methods the HTTPRouteGroup CRD lists; others are accepted with a warning.
-    static let knownMethods: Set<String> = ["GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"]
+    static let knownMethods: Set<String> = [
+        "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*",
+    ]
 
     /// Decodes a specs.smi-spec.io HTTPRouteGroup: top-level `matches` in v1alpha1/2,
     /// `spec.matches` from v1alpha3. `headers` are accepted in every version.
@@ -93,7 +95,8 @@ extension ResourceDecoder {
         }
 
         guard let name else { return nil }
-        return HTTPMatch(name: name.value, location: name.location, pathRegex: pathRegex, methods: methods, headers: headers)
+        return HTTPMatch(
+            name: name.value, location: name.location, pathRegex: pathRegex, methods: methods, headers: headers)
     }
 
     /// Headers as a map `{name: regex}` or a list of single-key maps `[{name: regex}]`.
@@ -121,7 +124,9 @@ extension ResourceDecoder {
             }
         case .scalar:
             if node.isNull { return [] }
-            error(.wrongType, "expected a mapping or a list of mappings, \(Self.found(node))", at: node.location, field: path)
+            error(
+                .wrongType, "expected a mapping or a list of mappings, \(Self.found(node))", at: node.location,
+                field: path)
             return []
         }
 
@@ -154,7 +159,9 @@ extension ResourceDecoder {
         if alpha <= 2 {
             checkKeys(root, path: "", allowed: Self.topLevelKeys.union(["spec"]))
             // The CRD has no spec here; an empty one is harmless, content is not.
-            if let spec = root.entry("spec"), !(spec.value.isNull || (spec.value.isMapping && spec.value.entries.isEmpty)) {
+            if let spec = root.entry("spec"),
+                !(spec.value.isNull || (spec.value.isMapping && spec.value.entries.isEmpty))
+            {
                 error(
                     .fieldWrongVersion,
                     "`spec` is not a field of \(kindName) in \(versionText); it exists from specs.smi-spec.io/v1alpha3",
@@ -173,7 +180,8 @@ extension ResourceDecoder {
                 path: "spec",
                 allowed: [],
                 misplaced: [
-                    "matches": "`matches` is not a field of \(kindName) `spec` in \(versionText); it exists from specs.smi-spec.io/v1alpha4"
+                    "matches":
+                        "`matches` is not a field of \(kindName) `spec` in \(versionText); it exists from specs.smi-spec.io/v1alpha4"
                 ]
             )
             return PortRoute(origin: origin, ports: [])
@@ -193,7 +201,7 @@ extension ResourceDecoder {
         var ports: [Located<Int>] = []
         if let portsNode = matchesNode["ports"] {
             for (i, item) in (list(portsNode, field: "spec.matches.ports") ?? []).enumerated() {
-                if let port = port(item, field: Self.index("spec.matches.ports", i), allowString: false) {
+                if let port = port(item, field: Self.index("spec.matches.ports", i)) {
                     ports.append(port)
                 }
             }

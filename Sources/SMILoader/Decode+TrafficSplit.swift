@@ -24,7 +24,8 @@ extension ResourceDecoder {
         if alpha >= 3 {
             allowed.insert("matches")
         } else {
-            misplaced["matches"] = "`matches` is not a field of `spec` in \(versionText); it exists from split.smi-spec.io/v1alpha3"
+            misplaced["matches"] =
+                "`matches` is not a field of `spec` in \(versionText); it exists from split.smi-spec.io/v1alpha3"
         }
         checkKeys(spec, path: "spec", allowed: allowed, misplaced: misplaced)
 
@@ -93,7 +94,9 @@ extension ResourceDecoder {
     private mutating func weight(_ node: DocumentNode, field: String) -> UInt64? {
         if version.alpha == 1 {
             guard node.kind == .scalar, [.int, .float, .string].contains(node.scalarType) else {
-                error(.wrongType, "expected a quantity such as `1` or `500m`, \(Self.found(node))", at: node.location, field: field)
+                error(
+                    .wrongType, "expected a quantity such as `1` or `500m`, \(Self.found(node))", at: node.location,
+                    field: field)
                 return nil
             }
             let result: Result<UInt64, Quantity.Failure>
@@ -129,12 +132,16 @@ extension ResourceDecoder {
         case (.scalar, .int):
             if let value = node.uint64 { return value }
             if let value = node.int64, value < 0 {
-                error(.invalidValue, "weight `\(node.text)` is negative; weights are non-negative integers", at: node.location, field: field)
+                error(
+                    .invalidValue, "weight `\(node.text)` is negative; weights are non-negative integers",
+                    at: node.location, field: field)
             } else {
                 error(.invalidValue, "weight `\(node.text)` is too large", at: node.location, field: field)
             }
         case (.scalar, .float):
-            error(.invalidValue, "weight `\(node.text)` is not a whole number; weights are non-negative integers", at: node.location, field: field)
+            error(
+                .invalidValue, "weight `\(node.text)` is not a whole number; weights are non-negative integers",
+                at: node.location, field: field)
         default:
             error(.wrongType, "expected an integer weight, \(Self.found(node))", at: node.location, field: field)
         }
@@ -211,7 +218,8 @@ extension ResourceDecoder {
         guard let schemes = mapping(schemesNode, field: "spec.schemes") else { return nil }
         checkKeys(schemes, path: "spec.schemes", allowed: ["podLabelSelector", "spiffeIdentities", "serviceAccount"])
         let path = "spec.schemes"
-        if schemes["podLabelSelector"] == nil && schemes["spiffeIdentities"] == nil && schemes["serviceAccount"] == nil {
+        if schemes["podLabelSelector"] == nil && schemes["spiffeIdentities"] == nil && schemes["serviceAccount"] == nil
+        {
             error(
                 .missingField,
                 "`spec.schemes` needs at least one of `podLabelSelector`, `spiffeIdentities` and `serviceAccount`",

@@ -16,7 +16,8 @@ extension ResourceDecoder {
                 path: "",
                 allowed: Self.topLevelKeys.union(["destination", "sources", "specs"]),
                 misplaced: [
-                    "spec": "`spec` is not a field in \(versionText); `destination`, `sources` and `specs` are top-level fields there",
+                    "spec":
+                        "`spec` is not a field in \(versionText); `destination`, `sources` and `specs` are top-level fields there",
                     "rules": "`rules` is not a field in \(versionText); rules are written as top-level `specs`",
                 ]
             )
@@ -43,7 +44,9 @@ extension ResourceDecoder {
                 spec,
                 path: "spec",
                 allowed: ["destination", "sources", "rules"],
-                misplaced: ["specs": "`specs` is not a field of `spec` in \(versionText); rules are written as `spec.rules`"]
+                misplaced: [
+                    "specs": "`specs` is not a field of `spec` in \(versionText); rules are written as `spec.rules`"
+                ]
             )
             body = spec
         }
@@ -57,7 +60,7 @@ extension ResourceDecoder {
             if let map = mapping(node, field: field) {
                 destination = subject(map, path: field, namespace: namespace, isDestination: true)
                 if alpha <= 2, let portNode = map["port"], !portNode.isNull {
-                    port = self.port(portNode, field: Self.join(field, "port"), allowString: true)
+                    port = self.port(portNode, field: Self.join(field, "port"))
                 }
             }
         } else {
@@ -93,7 +96,8 @@ extension ResourceDecoder {
 
     /// A destination or source: `{kind, name, namespace}`, plus `port` on a v1alpha1/2 destination
     /// (read by the caller) and `group` in v1alpha4.
-    private mutating func subject(_ map: DocumentNode, path: String, namespace: String, isDestination: Bool) -> Subject? {
+    private mutating func subject(_ map: DocumentNode, path: String, namespace: String, isDestination: Bool) -> Subject?
+    {
         let alpha = version.alpha
         var allowed: Set<String> = ["kind", "name", "namespace"]
         var misplaced: [String: String] = [:]
@@ -108,7 +112,8 @@ extension ResourceDecoder {
         if alpha >= 4 {
             allowed.insert("group")
         } else {
-            misplaced["group"] = "`group` is not a field of a subject in \(versionText); it exists from access.smi-spec.io/v1alpha4"
+            misplaced["group"] =
+                "`group` is not a field of a subject in \(versionText); it exists from access.smi-spec.io/v1alpha4"
         }
         checkKeys(map, path: path, allowed: allowed, misplaced: misplaced)
 
@@ -138,7 +143,8 @@ extension ResourceDecoder {
             name: name.value,
             namespace: written?.value ?? namespace,
             namespaceWritten: written != nil,
-            location: map.location
+            location: map.location,
+            namespaceLocation: written?.location
         )
     }
 

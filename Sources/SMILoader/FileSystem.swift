@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SMIModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The loader's only contact with the file system: reading files and listing folders with
 /// POSIX calls, every failure an `io` diagnostic naming the path.
@@ -95,7 +96,8 @@ enum FileSystem {
 
     /// An `io` error for `path`.
     static func ioError(_ path: String, _ code: Int32) -> Diagnostic {
-        Diagnostic(.error, .io, "cannot read `\(path)`: \(describe(code))", at: SourceLocation(file: path, line: 1, column: 1))
+        Diagnostic(
+            .error, .io, "cannot read `\(path)`: \(describe(code))", at: SourceLocation(file: path, line: 1, column: 1))
     }
 
     /// A short lowercase description of an errno.

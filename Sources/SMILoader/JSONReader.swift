@@ -7,19 +7,43 @@ import SMIModel
 /// surrogates, raw control characters, trailing commas, comments, leading zeros and trailing
 /// content are errors. A leading UTF-8 byte order mark is skipped.
 public enum JSONReader {
-    /// Parses one JSON value.
+    /// Parses one JSON value, keeping a key repeated in one object.
+    ///
+    /// Both entries of a repeated key stay in order in ``DocumentNode/entries`` (so a request's
+    /// header given twice can be joined), and ``DocumentNode/subscript(_:)`` finds the first.
     ///
     /// - Parameters:
     ///   - bytes: the UTF-8 text.
     ///   - file: the name used in locations.
     ///   - maxDepth: the deepest nesting of arrays and objects accepted.
-    /// - Returns: the root node, or the first problem: a `syntax` error (a repeated object key
-    ///   is a `duplicate-key` error, too deep nesting `limit-exceeded`) at its line and column.
+    /// - Returns: the root node, or the first problem: a `syntax` error (too deep nesting is
+    ///   `limit-exceeded`) at its line and column.
     public static func parse(_ bytes: [UInt8], file: String, maxDepth: Int = 128) -> Result<DocumentNode, Diagnostic> {
+        parse(bytes, file: file, maxDepth: maxDepth, rejectingDuplicateKeys: false)
+    }
+
+    /// Parses one JSON value, choosing whether a key repeated in one object is an error.
+    ///
+    /// - Parameters:
+    ///   - bytes: the UTF-8 text.
+    ///   - file: the name used in locations.
+    ///   - maxDepth: the deepest nesting of arrays and objects accepted.
+    ///   - rejectingDuplicateKeys: when true, a repeated key is a `duplicate-key` error at the
+    ///     second key; when false, both entries are kept.
+    /// - Returns: the root node, or the first problem at its line and column.
+    public static func parse(
+        _ bytes: [UInt8],
+        file: String,
+        maxDepth: Int = 128,
+        rejectingDuplicateKeys: Bool
+    ) -> Result<DocumentNode, Diagnostic> {
         let (node, diagnostics) = parseCollecting(bytes, file: file, maxDepth: maxDepth)
-        if let first = diagnostics.first { return .failure(first) }
+        let fatal = diagnostics.first { rejectingDuplicateKeys || $0.code != .duplicateKey }
+        if let fatal { return .failure(fatal) }
         guard let node else {
-            return .failure(Diagnostic(.error, .syntax, "no JSON value", at: SourceLocation(file: file, line: 1, column: 1)))
+            return .failure(
+                Diagnostic(.error, .syntax, "no JSON value", at: SourceLocation(file: file, line: 1, column: 1))
+            )
         }
         return .success(node)
     }
@@ -140,7 +164,8 @@ private struct JSONParser {
 
     mutating func checkDepth(_ depth: Int, _ start: SourceLocation) throws(Diagnostic) {
         if depth > maxDepth {
-            throw failure("the document nests deeper than \(maxDepth) levels (limit maxDepth)", at: start, code: .limitExceeded)
+            throw failure(
+                "the document nests deeper than \(maxDepth) levels (limit maxDepth)", at: start, code: .limitExceeded)
         }
     }
 
@@ -165,7 +190,9 @@ private struct JSONParser {
             let key = DocumentNode(scalar: keyText, type: .string, quoted: true, at: keyStart)
             if let first = seen[keyText] {
                 duplicates.append(
-                    failure("duplicate key `\(keyText)`; it is first written at line \(first.line)", at: keyStart, code: .duplicateKey)
+                    failure(
+                        "duplicate key `\(keyText)`; it is first written at line \(first.line)", at: keyStart,
+                        code: .duplicateKey)
                 )
             } else {
                 seen[keyText] = keyStart
@@ -245,7 +272,9 @@ private struct JSONParser {
             isInteger = false
             advance()
             if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { advance() }
-            guard Self.isDigit(peek) else { throw failure("unexpected \(describeHere()), expected a digit in the exponent") }
+            guard Self.isDigit(peek) else {
+                throw failure("unexpected \(describeHere()), expected a digit in the exponent")
+            }
             while Self.isDigit(peek) { advance() }
         }
         let text = String(decoding: bytes[first..<index], as: UTF8.self)
@@ -317,18 +346,22 @@ private struct JSONParser {
                 case UInt8(ascii: "u"):
                     let unit = try hex4()
                     if unit >= 0xD800 && unit < 0xDC00 {
-                        guard peek == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw failure("a high surrogate `\\u` escape must be followed by a low surrogate", at: escapeStart)
+                        guard peek == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u")
+                        else {
+                            throw failure(
+                                "a high surrogate `\\u` escape must be followed by a low surrogate", at: escapeStart)
                         }
                         advance()
                         advance()
                         let low = try hex4()
                         guard low >= 0xDC00 && low < 0xE000 else {
-                            throw failure("a high surrogate `\\u` escape must be followed by a low surrogate", at: escapeStart)
+                            throw failure(
+                                "a high surrogate `\\u` escape must be followed by a low surrogate", at: escapeStart)
                         }
                         Self.appendUTF8(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00), to: &out)
                     } else if unit >= 0xDC00 && unit < 0xE000 {
-                        throw failure("a low surrogate `\\u` escape without a high surrogate before it", at: escapeStart)
+                        throw failure(
+                            "a low surrogate `\\u` escape without a high surrogate before it", at: escapeStart)
                     } else {
                         Self.appendUTF8(unit, to: &out)
                     }

@@ -43,7 +43,7 @@ public struct LoaderLimits: Sendable {
 public struct LoadResult: Sendable {
     /// The resources that decoded without errors, sorted by namespace then name.
     public var model: PolicyModel
-    /// Every error, warning and note, sorted by location.
+    /// Every error, warning and note: by input in load order, then by line and column.
     public var diagnostics: [Diagnostic]
 
     /// Creates a result.

@@ -4,8 +4,9 @@ import SMIModel
 ///
 /// Stage contract: bytes in; out the resources that decoded without errors (sorted by namespace
 /// then name, one per kind/namespace/name, the later definition winning) and all diagnostics,
-/// sorted by location. Non-SMI objects, objects without `apiVersion` and empty documents are
-/// skipped with a `skipped` note; `kind: List` objects are expanded. Bad input never traps.
+/// by input in load order, then by line and column. Non-SMI objects, objects without
+/// `apiVersion` and empty documents are skipped with a `skipped` note; `kind: List` objects are
+/// expanded. Bad input never traps.
 public enum PolicyLoader {
     /// Loads in-memory sources, in the order given.
     ///
@@ -59,7 +60,9 @@ public enum PolicyLoader {
     ) {
         guard depth < 64 else {
             diagnostics.append(
-                Diagnostic(.error, .limitExceeded, "folders nest deeper than 64 levels below `\(folder)`", at: SourceLocation(file: folder, line: 1, column: 1))
+                Diagnostic(
+                    .error, .limitExceeded, "folders nest deeper than 64 levels below `\(folder)`",
+                    at: SourceLocation(file: folder, line: 1, column: 1))
             )
             return
         }
@@ -102,6 +105,10 @@ struct LoadSession {
     private var trafficSplits: [ResourceID: TrafficSplit] = [:]
     /// Where each identity was first defined (valid or not), for `redefined` warnings.
     private var definitions: [ResourceID: SourceLocation] = [:]
+    /// Each input's rank in load order, so diagnostics sort by input first, then by line and column.
+    private var fileOrder: [String: Int] = [:]
+    /// The `duplicate-key` errors of the input being loaded that no SMI object has claimed yet.
+    private var pendingDuplicateKeys: [Diagnostic] = []
     private var resourceCount = 0
     private var reportedResourceLimit = false
 
@@ -124,11 +131,14 @@ struct LoadSession {
         if source.name.hasSuffix(".yaml") || source.name.hasSuffix(".yml") { return false }
         var bytes = source.bytes[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
-        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { return false }
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
+            return false
+        }
         return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
     }
 
     mutating func load(_ source: PolicySource) {
+        if fileOrder[source.name] == nil { fileOrder[source.name] = fileOrder.count }
         if source.bytes.count > limits.maxDocumentBytes {
             diagnostics.append(
                 Diagnostic(
@@ -141,18 +151,42 @@ struct LoadSession {
             return
         }
         let documents: [DocumentNode]
+        var problems: [Diagnostic]
         if Self.isJSON(source) {
-            let (node, problems) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
-            diagnostics.append(contentsOf: problems)
+            let (node, found) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
             documents = node.map { [$0] } ?? []
+            problems = found
         } else {
-            let (nodes, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
-            diagnostics.append(contentsOf: problems)
-            documents = nodes
+            (documents, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
         }
+        // A repeated key belongs to the object it is written in: that object reports it (with its
+        // resource and field) and is left out of the model. Repeats outside SMI objects stay errors.
+        pendingDuplicateKeys = problems.filter { $0.code == .duplicateKey }
+        diagnostics.append(contentsOf: problems.filter { $0.code != .duplicateKey })
         for document in documents {
             loadObject(document, listDepth: 0)
         }
+        diagnostics.append(contentsOf: pendingDuplicateKeys)
+        pendingDuplicateKeys = []
+    }
+
+    /// The field path of the mapping key written at `location` inside `node`, if there is one.
+    static func keyPath(at location: SourceLocation, in node: DocumentNode, path: String) -> String? {
+        switch node.kind {
+        case .scalar:
+            return nil
+        case .sequence:
+            for (i, item) in node.items.enumerated() {
+                if let found = keyPath(at: location, in: item, path: ResourceDecoder.index(path, i)) { return found }
+            }
+        case .mapping:
+            for entry in node.entries {
+                let entryPath = ResourceDecoder.join(path, entry.key.text)
+                if entry.key.location == location { return entryPath }
+                if let found = keyPath(at: location, in: entry.value, path: entryPath) { return found }
+            }
+        }
+        return nil
     }
 
     private mutating func note(_ message: String, at location: SourceLocation) {
@@ -177,11 +211,14 @@ struct LoadSession {
         let kindText = kindNode?.string
         let apiVersionNode = root["apiVersion"]
 
-        if kindText == "List", apiVersionNode == nil || apiVersionNode?.string == "v1" {
+        // `kubectl get -o yaml` prints `kind: List`; the API server answers `kind: TrafficSplitList`.
+        if let kindText, kindText == "List" || (kindText.hasSuffix("List") && root["items"] != nil) {
             guard let items = root["items"], !items.isNull else { return }
             guard items.isSequence else {
                 diagnostics.append(
-                    Diagnostic(.error, .wrongType, "expected a list of objects, \(ResourceDecoder.found(items))", at: items.location, field: "items")
+                    Diagnostic(
+                        .error, .wrongType, "expected a list of objects, \(ResourceDecoder.found(items))",
+                        at: items.location, field: "items")
                 )
                 return
             }
@@ -197,10 +234,14 @@ struct LoadSession {
             return
         }
         guard let apiVersionText = apiVersionNode.string else {
-            note("an object whose `apiVersion` is \(apiVersionNode.typeDescription) is skipped", at: apiVersionNode.location)
+            note(
+                "an object whose `apiVersion` is \(apiVersionNode.typeDescription) is skipped",
+                at: apiVersionNode.location)
             return
         }
-        let groupName = apiVersionText.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let groupName =
+            apiVersionText.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            ?? ""
         guard let group = APIGroup(rawValue: groupName) else {
             let what = kindText.map { "`\($0)`" } ?? "an object"
             note("\(what) of `\(apiVersionText)` is not an SMI resource and is skipped", at: root.location)
@@ -226,7 +267,9 @@ struct LoadSession {
         }
         guard let kindText else {
             diagnostics.append(
-                Diagnostic(.error, .wrongType, "expected a string, \(ResourceDecoder.found(kindNode))", at: kindNode.location, field: "kind")
+                Diagnostic(
+                    .error, .wrongType, "expected a string, \(ResourceDecoder.found(kindNode))", at: kindNode.location,
+                    field: "kind")
             )
             return
         }
@@ -278,11 +321,25 @@ struct LoadSession {
         } else {
             decoder.error(.missingField, "`metadata.name` is required", at: root.location, field: "metadata.name")
         }
+        if let written = name, written.value.isEmpty {
+            decoder.error(
+                .invalidValue, "`metadata.name` must not be empty", at: written.location, field: "metadata.name")
+            name = nil
+        }
         let id = ResourceID(kind, namespace: namespace, name: name?.value ?? "")
         if name != nil {
             decoder.resource = id
             for index in decoder.diagnostics.indices { decoder.diagnostics[index].resource = id }
         }
+        var unclaimed: [Diagnostic] = []
+        for duplicate in pendingDuplicateKeys {
+            if let location = duplicate.location, let field = Self.keyPath(at: location, in: root, path: "") {
+                decoder.error(.duplicateKey, duplicate.message, at: location, field: field)
+            } else {
+                unclaimed.append(duplicate)
+            }
+        }
+        pendingDuplicateKeys = unclaimed
         let origin = ResourceOrigin(id: id, version: version, location: root.location)
 
         switch kind {
@@ -332,7 +389,7 @@ struct LoadSession {
         }
     }
 
-    /// The model, sorted, and the diagnostics, sorted by location.
+    /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
         var model = PolicyModel()
         model.trafficTargets = trafficTargets.sorted { $0.key < $1.key }.map(\.value)
@@ -341,6 +398,17 @@ struct LoadSession {
         model.tcpRoutes = tcpRoutes.sorted { $0.key < $1.key }.map(\.value)
         model.udpRoutes = udpRoutes.sorted { $0.key < $1.key }.map(\.value)
         model.trafficSplits = trafficSplits.sorted { $0.key < $1.key }.map(\.value)
-        return LoadResult(model: model, diagnostics: diagnostics.sortedByLocation())
+        // Inputs in load order (paths that were never read, such as missing ones, after those that were),
+        // then line and column; diagnostics without a location last. The sort is stable.
+        let unread = fileOrder.count
+        let ordered = diagnostics.enumerated().sorted { a, b in
+            func key(_ d: Diagnostic) -> (Int, Int, Int) {
+                guard let location = d.location else { return (Int.max, 0, 0) }
+                return (fileOrder[location.file] ?? unread, location.line, location.column)
+            }
+            let (ka, kb) = (key(a.element), key(b.element))
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }
+        return LoadResult(model: model, diagnostics: ordered.map(\.element))
     }
 }

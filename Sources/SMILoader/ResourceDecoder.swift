@@ -63,7 +63,9 @@ struct ResourceDecoder {
         for entry in mapping.entries {
             let key = entry.key
             guard key.kind == .scalar else {
-                warning(.unknownField, "a key that is \(key.typeDescription) is ignored", at: key.location, field: path.isEmpty ? nil : path)
+                warning(
+                    .unknownField, "a key that is \(key.typeDescription) is ignored", at: key.location,
+                    field: path.isEmpty ? nil : path)
                 continue
             }
             let name = key.text
@@ -133,12 +135,13 @@ struct ResourceDecoder {
         error(.missingField, "`\(field)` is required", at: mapping.location, field: field)
     }
 
-    /// A port: an integer 0...65535 (or, when `allowString`, a numeric string such as `"9091"`).
-    mutating func port(_ node: DocumentNode, field: String, allowString: Bool) -> Located<Int>? {
+    /// A port: an integer 0...65535 or a numeric string such as `"9091"` (SEMANTICS.md §1 accepts
+    /// numeric strings for every port, as the CRD schemas and old deislabs manifests do).
+    mutating func port(_ node: DocumentNode, field: String) -> Located<Int>? {
         var value: Int64?
         if node.kind == .scalar && node.scalarType == .int {
             value = node.int64
-        } else if allowString, let text = node.string {
+        } else if let text = node.string {
             guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                 let number = Int64(text)
             else {
@@ -147,8 +150,7 @@ struct ResourceDecoder {
             }
             value = number
         } else {
-            let expected = allowString ? "a port number or a numeric string" : "a port number"
-            error(.wrongType, "expected \(expected), \(Self.found(node))", at: node.location, field: field)
+            error(.wrongType, "expected a port number or a numeric string, \(Self.found(node))", at: node.location, field: field)
             return nil
         }
         guard let port = value, (0...65535).contains(port) else {

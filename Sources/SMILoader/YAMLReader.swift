@@ -26,7 +26,9 @@ public enum YAMLReader {
         if bytes.count > limits.maxDocumentBytes {
             let message =
                 "the input is \(bytes.count) bytes, more than the limit of \(limits.maxDocumentBytes) bytes"
-            return ([], [Diagnostic(.error, .limitExceeded, message, at: SourceLocation(file: file, line: 1, column: 1))])
+            return (
+                [], [Diagnostic(.error, .limitExceeded, message, at: SourceLocation(file: file, line: 1, column: 1))]
+            )
         }
         var builder = YAMLTreeBuilder(file: file, limits: limits)
         bytes.withUnsafeBufferPointer { buffer in
@@ -39,15 +41,16 @@ public enum YAMLReader {
 /// The state of one YAML parse: a stack of open collections, the anchors of the current document,
 /// and the diagnostics so far.
 private struct YAMLTreeBuilder {
-    private enum Frame {
-        case sequence(items: [DocumentNode], location: SourceLocation, anchor: String?)
-        case mapping(
-            entries: [(key: DocumentNode, value: DocumentNode)],
-            location: SourceLocation,
-            anchor: String?,
-            pendingKey: DocumentNode?,
-            seenKeys: [String: SourceLocation]
-        )
+    /// An open sequence or mapping. Kept as a struct and changed in place on the stack, so that
+    /// appending stays amortized O(1) however long the collection grows.
+    private struct Frame {
+        var isMapping: Bool
+        var location: SourceLocation
+        var anchor: String?
+        var items: [DocumentNode] = []
+        var entries: [(key: DocumentNode, value: DocumentNode)] = []
+        var pendingKey: DocumentNode?
+        var seenKeys: [String: SourceLocation] = [:]
     }
 
     let file: String
@@ -151,25 +154,16 @@ private struct YAMLTreeBuilder {
             complete(node, anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
             guard checkDepth(at) else { return }
-            stack.append(.sequence(items: [], location: at, anchor: Self.string(event.data.sequence_start.anchor)))
+            stack.append(Frame(isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
             guard checkDepth(at) else { return }
-            stack.append(
-                .mapping(
-                    entries: [],
-                    location: at,
-                    anchor: Self.string(event.data.mapping_start.anchor),
-                    pendingKey: nil,
-                    seenKeys: [:]
-                )
-            )
+            stack.append(Frame(isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            switch frame {
-            case let .sequence(items, location, anchor):
-                complete(DocumentNode(sequence: items, at: location), anchor: anchor)
-            case let .mapping(entries, location, anchor, _, _):
-                complete(DocumentNode(mapping: entries, at: location), anchor: anchor)
+            if frame.isMapping {
+                complete(DocumentNode(mapping: frame.entries, at: frame.location), anchor: frame.anchor)
+            } else {
+                complete(DocumentNode(sequence: frame.items, at: frame.location), anchor: frame.anchor)
             }
         default:
             break
@@ -194,45 +188,40 @@ private struct YAMLTreeBuilder {
     /// Hands a finished node to the innermost open collection (or makes it the document's root).
     private mutating func complete(_ node: DocumentNode, anchor: String?) {
         if let anchor { anchors[anchor] = node }
-        guard let top = stack.popLast() else {
+        let top = stack.count - 1
+        guard top >= 0 else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let location, let anchor):
-            items.append(node)
-            stack.append(.sequence(items: items, location: location, anchor: anchor))
-        case .mapping(var entries, let location, let anchor, let pendingKey, var seenKeys):
-            if let key = pendingKey {
-                var value = node
-                // An empty value (`spec:` and nothing) has no position of its own; use its key's.
-                if value.kind == .scalar && value.scalarType == .null && value.text.isEmpty && !value.isQuoted {
-                    value.location = key.location
-                }
-                entries.append((key: key, value: value))
-                stack.append(
-                    .mapping(entries: entries, location: location, anchor: anchor, pendingKey: nil, seenKeys: seenKeys)
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
+        }
+        if let key = stack[top].pendingKey {
+            var value = node
+            // An empty value (`spec:` and nothing) has no position of its own; use its key's.
+            if value.kind == .scalar && value.scalarType == .null && value.text.isEmpty && !value.isQuoted {
+                value.location = key.location
+            }
+            stack[top].entries.append((key: key, value: value))
+            stack[top].pendingKey = nil
+            return
+        }
+        if node.kind == .scalar {
+            if let first = stack[top].seenKeys[node.text] {
+                diagnostics.append(
+                    Diagnostic(
+                        .error,
+                        .duplicateKey,
+                        "duplicate key `\(node.text)`; it is first written at line \(first.line)",
+                        at: node.location
+                    )
                 )
             } else {
-                if node.kind == .scalar {
-                    if let first = seenKeys[node.text] {
-                        diagnostics.append(
-                            Diagnostic(
-                                .error,
-                                .duplicateKey,
-                                "duplicate key `\(node.text)`; it is first written at line \(first.line)",
-                                at: node.location
-                            )
-                        )
-                    } else {
-                        seenKeys[node.text] = node.location
-                    }
-                }
-                stack.append(
-                    .mapping(entries: entries, location: location, anchor: anchor, pendingKey: node, seenKeys: seenKeys)
-                )
+                stack[top].seenKeys[node.text] = node.location
             }
         }
+        stack[top].pendingKey = node
     }
 
     private mutating func reportParserError(_ parser: yaml_parser_t, _ buffer: UnsafeBufferPointer<UInt8>) {
@@ -254,7 +243,8 @@ private struct YAMLTreeBuilder {
             message = "out of memory while parsing YAML"
         default:
             // A key without its `:` is only noticed on a later line; the key itself is the place to show.
-            at = context == "while scanning a simple key" ? location(parser.context_mark) : location(parser.problem_mark)
+            at =
+                context == "while scanning a simple key" ? location(parser.context_mark) : location(parser.problem_mark)
         }
         diagnostics.append(Diagnostic(.error, .syntax, message, at: at))
         stack = []

@@ -18,14 +18,20 @@ public struct Subject: Sendable, Hashable {
     public var namespaceWritten: Bool
     /// Where the subject is written.
     public var location: SourceLocation
+    /// Where the `namespace` value is written, when it is.
+    public var namespaceLocation: SourceLocation?
 
     /// Creates a subject.
-    public init(kind: SubjectKind, name: String, namespace: String, namespaceWritten: Bool, location: SourceLocation) {
+    public init(
+        kind: SubjectKind, name: String, namespace: String, namespaceWritten: Bool, location: SourceLocation,
+        namespaceLocation: SourceLocation? = nil
+    ) {
         self.kind = kind
         self.name = name
         self.namespace = namespace
         self.namespaceWritten = namespaceWritten
         self.location = location
+        self.namespaceLocation = namespaceLocation
     }
 
     /// `namespace/name`.

@@ -48,8 +48,8 @@ public final class Regex: @unchecked Sendable {
     /// Whether PCRE2's JIT compiled the pattern.
     public let isJITCompiled: Bool
 
-    /// Compiles `pattern`.
-    public init(_ pattern: String, anchoring: RegexAnchoring) throws(RegexSyntaxError) {
+    /// Compiles `pattern`, JIT-compiling it unless `jit` is false.
+    public init(_ pattern: String, anchoring: RegexAnchoring, jit: Bool = true) throws(RegexSyntaxError) {
         var options = Regex.baseOptions | PCRE2.anchored
         if anchoring == .whole { options |= 0x2000_0000 }  // PCRE2_ENDANCHORED
         switch PCRE2.compile(Array(pattern.utf8), options: options) {
@@ -59,13 +59,13 @@ public final class Regex: @unchecked Sendable {
             throw error
         }
         self.pattern = pattern
-        self.isJITCompiled = PCRE2.jitCompile(code)
+        self.isJITCompiled = jit && PCRE2.jitCompile(code)
     }
 
-    init(code: PCRE2.Code, pattern: String) {
+    init(code: PCRE2.Code, pattern: String, jit: Bool) {
         self.code = code
         self.pattern = pattern
-        self.isJITCompiled = PCRE2.jitCompile(code)
+        self.isJITCompiled = jit && PCRE2.jitCompile(code)
     }
 
     deinit { PCRE2.free(code) }

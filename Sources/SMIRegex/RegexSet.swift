@@ -40,8 +40,16 @@ public struct RegexSetError: Error, Sendable, Hashable {
 /// kept as single programs between the merged runs, so the order of branches is always kept.
 public final class RegexSet: @unchecked Sendable {
     enum Segment {
-        case merged(Regex, hasCallouts: Bool)
-        case single(Regex, alternative: Int, needsCheck: Bool)
+        /// One program for several branches, and each branch alone for when the shared program
+        /// runs out of budget (the budget is per regex, so each branch then gets its own).
+        case merged(Regex, hasCallouts: Bool, branches: [Branch])
+        case single(Branch)
+    }
+
+    struct Branch {
+        var regex: Regex
+        var alternative: Int
+        var needsCheck: Bool
     }
 
     let segments: [Segment]
@@ -63,9 +71,9 @@ public final class RegexSet: @unchecked Sendable {
             guard !run.isEmpty else { return }
             defer { run.removeAll(keepingCapacity: true) }
             if run.count == 1, let only = run.first {
-                let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring)
+                let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring, jit: true)
                 size += regex.codeSize
-                segments.append(.single(regex, alternative: only.index, needsCheck: only.alt.needsCheck))
+                segments.append(.single(Branch(regex: regex, alternative: only.index, needsCheck: only.alt.needsCheck)))
                 return
             }
             var text = ""
@@ -80,15 +88,22 @@ public final class RegexSet: @unchecked Sendable {
             }
             switch PCRE2.compile(Array(text.utf8), options: Regex.baseOptions | PCRE2.anchored) {
             case .success(let code):
-                let regex = Regex(code: code, pattern: text)
+                let regex = Regex(code: code, pattern: text, jit: true)
                 size += regex.codeSize
-                segments.append(.merged(regex, hasCallouts: hasCallouts))
+                var branches: [Branch] = []
+                for item in run {
+                    // Interpreted (no JIT): only used after the shared program ran out of budget.
+                    let alone = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: false)
+                    size += alone.codeSize
+                    branches.append(Branch(regex: alone, alternative: item.index, needsCheck: item.alt.needsCheck))
+                }
+                segments.append(.merged(regex, hasCallouts: hasCallouts, branches: branches))
             case .failure:
                 // The scan should have kept unsafe patterns out; fall back to single programs.
                 for item in run {
-                    let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring)
+                    let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: true)
                     size += regex.codeSize
-                    segments.append(.single(regex, alternative: item.index, needsCheck: item.alt.needsCheck))
+                    segments.append(.single(Branch(regex: regex, alternative: item.index, needsCheck: item.alt.needsCheck)))
                 }
             }
         }
@@ -97,7 +112,10 @@ public final class RegexSet: @unchecked Sendable {
             if let error = Regex.check(alt.pattern) {
                 throw RegexSetError(alternative: index, error: error)
             }
-            if PatternScan(Array(alt.pattern.utf8)).isMergeable {
+            let scan = PatternScan(Array(alt.pattern.utf8))
+            // A pattern that may backtrack catastrophically stays alone, so that its budget
+            // overrun cannot cost the other branches a shared program.
+            if scan.isMergeable && !scan.hasNestedQuantifier {
                 run.append((index, alt))
             } else {
                 try flush()
@@ -111,9 +129,9 @@ public final class RegexSet: @unchecked Sendable {
         self.codeSize = size
     }
 
-    private static func single(_ pattern: String, index: Int, anchoring: RegexAnchoring) throws(RegexSetError) -> Regex {
+    private static func single(_ pattern: String, index: Int, anchoring: RegexAnchoring, jit: Bool) throws(RegexSetError) -> Regex {
         do {
-            return try Regex(pattern, anchoring: anchoring)
+            return try Regex(pattern, anchoring: anchoring, jit: jit)
         } catch {
             throw RegexSetError(alternative: index, error: error)
         }
@@ -128,7 +146,7 @@ public final class RegexSet: @unchecked Sendable {
         let options = validUTF8 ? PCRE2.noUTFCheck : 0
         for segment in segments {
             switch segment {
-            case .merged(let regex, let hasCallouts):
+            case .merged(let regex, let hasCallouts, let branches):
                 let rc: Int32
                 if hasCallouts {
                     scratch.checker = checker
@@ -137,17 +155,36 @@ public final class RegexSet: @unchecked Sendable {
                 } else {
                     rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
                 }
-                if scratch.record(rc) == .match, let mark = PCRE2.mark(scratch.outerData) {
-                    return decodeMark(mark)
-                }
-            case .single(let regex, let alternative, let needsCheck):
-                let rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
-                if scratch.record(rc) == .match {
-                    if !needsCheck || (checker?.accepts(alternative: alternative) ?? false) {
-                        return alternative
+                switch RegexScratch.outcome(rc) {
+                case .match:
+                    if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
+                case .noMatch:
+                    break
+                case .budgetExceeded:
+                    for branch in branches {
+                        if let winner = Self.evaluate(branch, subject, options: options, scratch: scratch, checker: checker) {
+                            return winner
+                        }
                     }
                 }
+            case .single(let branch):
+                if let winner = Self.evaluate(branch, subject, options: options, scratch: scratch, checker: checker) {
+                    return winner
+                }
             }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    private static func evaluate(
+        _ branch: Branch, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
+        checker: (any RegexAlternativeChecker)?
+    ) -> Int? {
+        let rc = PCRE2.match(branch.regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
+        guard scratch.record(rc) == .match else { return nil }
+        if !branch.needsCheck || (checker?.accepts(alternative: branch.alternative) ?? false) {
+            return branch.alternative
         }
         return nil
     }

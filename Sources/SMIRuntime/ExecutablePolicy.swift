@@ -72,7 +72,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
             var alternatives: [RegexAlternative] = []
             var candidates: [ExecutableRouteSet.Candidate] = []
             for c in set.candidates {
-                let pattern = c.path == noIndex ? "" : (program.string(c.path) ?? "")
+                // No path condition: a pattern that matches every path, under fullPathMatch too.
+                let pattern = c.path == noIndex ? "(?s:.*)" : (program.string(c.path) ?? "")
                 alternatives.append(RegexAlternative(pattern: pattern, needsCheck: !c.methods.isEmpty || !c.headers.isEmpty))
                 var tests: [ExecutableRouteSet.HeaderTest] = []
                 for h in c.headers {

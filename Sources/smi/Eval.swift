@@ -58,7 +58,8 @@ struct Eval: ParsableCommand {
                 lineNumber += 1
                 switch line {
                 case .tooLong:
-                    try output.appendLine(Self.error("line \(lineNumber): longer than the limit of \(reader.maxLineBytes) bytes"))
+                    let limit = reader.maxLineBytes
+                    try output.appendLine(Self.error("line \(lineNumber): longer than the limit of \(limit) bytes"))
                 case .text(let bytes) where bytes.allSatisfy(Self.isJSONWhitespace):
                     continue
                 case .text(let bytes):

@@ -73,16 +73,21 @@ struct PolicyArguments: ParsableArguments {
     @OptionGroup(title: "Compile options")
     var flags: CompileFlags
 
-    /// Compiles the policy. Warnings and notes go to standard error; if compiling fails, every
-    /// diagnostic does and the command exits with status 1.
+    /// Compiles the policy. Warnings go to standard error; if compiling fails, every error and
+    /// warning does and the command exits with status 1. Notes (skipped non-SMI objects and
+    /// the like) are left to `smi lint`.
     func compile() throws -> Policy {
         do {
             let policy = try Policy.compile(paths: paths, options: flags.policyOptions)
-            StandardError.write(policy.diagnostics.sortedByLocation())
+            report(policy.diagnostics)
             return policy
         } catch {
-            StandardError.write(error.diagnostics.sortedByLocation())
+            report(error.diagnostics)
             throw ExitCode.failure
         }
+    }
+
+    private func report(_ diagnostics: [Diagnostic]) {
+        StandardError.write(diagnostics.filter { $0.severity != .note }.sortedByLocation())
     }
 }

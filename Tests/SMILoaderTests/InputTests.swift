@@ -29,7 +29,8 @@ struct InputTests {
         #expect(result.diagnostics.map(\.code) == [.skipped])
         #expect(result.model.tcpRoutes.map(\.origin.id.qualifiedName) == ["a/r", "b/r"])
         #expect(result.model.tcpRoutes.last?.ports.map(\.value) == [80, 443])
-        #expect(result.model.tcpRoutes.last?.ports.last?.location == SourceLocation(file: "test.yaml", line: 8, column: 30))
+        #expect(
+            result.model.tcpRoutes.last?.ports.last?.location == SourceLocation(file: "test.yaml", line: 8, column: 30))
     }
 
     @Test("a kind: List is expanded, nested lists too")
@@ -52,6 +53,35 @@ struct InputTests {
         )
         #expect(result.diagnostics.isEmpty)
         #expect(result.model.tcpRoutes.map(\.origin.id.name) == ["a", "b"])
+    }
+
+    @Test("a typed list from the API server (`TrafficSplitList`) is expanded too")
+    func typedList() {
+        let result = load(
+            """
+            apiVersion: split.smi-spec.io/v1alpha2
+            kind: TrafficSplitList
+            items:
+            - apiVersion: split.smi-spec.io/v1alpha2
+              kind: TrafficSplit
+              metadata: {name: s}
+              spec: {service: web, backends: [{service: v1, weight: 1}]}
+            """
+        )
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.model.trafficSplits.count == 1)
+    }
+
+    @Test("diagnostics come by input in load order, then by position")
+    func diagnosticOrder() {
+        let bad =
+            "apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: r, x: 1}\nspec: {matches: {ports: [true]}, y: 1}\n"
+        let result = PolicyLoader.load(sources: [
+            PolicySource(name: "z.yaml", text: bad), PolicySource(name: "a.yaml", text: bad),
+        ])
+        #expect(result.diagnostics.map(\.location?.file) == ["z.yaml", "z.yaml", "a.yaml", "a.yaml", "a.yaml"])
+        #expect(result.diagnostics.map(\.code) == [.wrongType, .unknownField, .redefined, .wrongType, .unknownField])
+        #expect(result.diagnostics.map { $0.location?.line ?? 0 } == [4, 4, 3, 4, 4])
     }
 
     @Test("a document that is not a mapping is an error")
@@ -91,23 +121,34 @@ struct InputTests {
         #expect(errors(result).first?.location?.file == "policy.json")
 
         // Content sniffing: a name without extension starting with `{` is JSON.
-        let sniffed = PolicyLoader.load(sources: [PolicySource(name: "stdin", text: "{\"apiVersion\": \"specs.smi-spec.io/v1alpha1\", \"kind\": \"TCPRoute\", \"metadata\": {\"name\": \"r\"}, }")])
+        let sniffed = PolicyLoader.load(sources: [
+            PolicySource(
+                name: "stdin",
+                text:
+                    "{\"apiVersion\": \"specs.smi-spec.io/v1alpha1\", \"kind\": \"TCPRoute\", \"metadata\": {\"name\": \"r\"}, }"
+            )
+        ])
         #expect(sniffed.diagnostics.map(\.code) == [.syntax])
     }
 
     @Test("files and folders: sorted, recursive, only policy extensions; missing paths are io errors")
     func folders() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("smi-loader-\(UInt32.random(in: 0...UInt32.max))")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "smi-loader-\(UInt32.random(in: 0...UInt32.max))")
         defer { try? FileManager.default.removeItem(at: root) }
         let nested = root.appendingPathComponent("b/c")
         try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
         func write(_ path: String, _ text: String) throws {
             try text.write(to: root.appendingPathComponent(path), atomically: true, encoding: .utf8)
         }
-        let route = { (name: String) in "apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: \(name)}\n" }
+        let route = { (name: String) in
+            "apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: \(name)}\n"
+        }
         try write("a.yaml", route("r1"))
         try write("b/c/d.yml", route("r1"))  // later in path order: redefines
-        try write("b/x.json", "{\"apiVersion\": \"specs.smi-spec.io/v1alpha4\", \"kind\": \"UDPRoute\", \"metadata\": {\"name\": \"u\"}}")
+        try write(
+            "b/x.json",
+            "{\"apiVersion\": \"specs.smi-spec.io/v1alpha4\", \"kind\": \"UDPRoute\", \"metadata\": {\"name\": \"u\"}}")
         try write("b/notes.txt", "not: [valid")
 
         let result = PolicyLoader.load(paths: [root.path])
@@ -133,7 +174,8 @@ struct InputTests {
         #expect(load("apiVersion: v1\nkind: x\n", limits: limits).diagnostics.map(\.code) == [.limitExceeded])
         limits = LoaderLimits()
         limits.maxResources = 1
-        let two = "apiVersion: specs.smi-spec.io/v1alpha1\nkind: TCPRoute\nmetadata: {name: a}\n---\napiVersion: specs.smi-spec.io/v1alpha1\nkind: TCPRoute\nmetadata: {name: b}\n"
+        let two =
+            "apiVersion: specs.smi-spec.io/v1alpha1\nkind: TCPRoute\nmetadata: {name: a}\n---\napiVersion: specs.smi-spec.io/v1alpha1\nkind: TCPRoute\nmetadata: {name: b}\n"
         let result = load(two, limits: limits)
         #expect(result.diagnostics.map(\.code) == [.limitExceeded])
         #expect(result.model.tcpRoutes.count == 1)

@@ -58,7 +58,9 @@ struct JSONReaderTests {
 
     @Test("invalid UTF-8 in strings is rejected")
     func invalidUTF8() {
-        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC0, 0x80, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82, 0x22]] {
+        for bytes: [UInt8] in [
+            [0x22, 0xFF, 0x22], [0x22, 0xC0, 0x80, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82, 0x22],
+        ] {
             guard case .failure(let diagnostic) = JSONReader.parse(bytes, file: "x.json") else {
                 Issue.record("accepted \(bytes)")
                 continue
@@ -69,8 +71,18 @@ struct JSONReaderTests {
 
     @Test("duplicate keys and deep nesting")
     func limits() {
-        #expect(failure(#"{"a": 1, "a": 2}"#)?.code == .duplicateKey)
-        #expect(failure(#"{"a": 1, "a": 2}"#)?.location?.column == 10)
+        let twice = Array(#"{"a": 1, "a": 2}"#.utf8)
+        guard case .failure(let duplicate) = JSONReader.parse(twice, file: "x.json", rejectingDuplicateKeys: true)
+        else {
+            Issue.record("a repeated key was accepted")
+            return
+        }
+        #expect(duplicate.code == .duplicateKey)
+        #expect(duplicate.location?.column == 10)
+        // By default both entries are kept, in order; the subscript finds the first.
+        let kept = try? JSONReader.parse(twice, file: "x.json").get()
+        #expect(kept?.entries.map(\.value.text) == ["1", "2"])
+        #expect(kept?["a"]?.text == "1")
         let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(failure(deep)?.code == .limitExceeded)
         let deepest = String(repeating: "[", count: 100_000)

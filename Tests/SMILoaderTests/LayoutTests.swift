@@ -22,7 +22,9 @@ struct LayoutTests {
                 [("1️⃣", .fieldWrongVersion, .error)]
             )
             let message = errors(result).first?.message ?? ""
-            #expect(message.contains("specs.smi-spec.io/v1alpha\(alpha)") && message.contains("belongs under `spec`"), "\(message)")
+            #expect(
+                message.contains("specs.smi-spec.io/v1alpha\(alpha)") && message.contains("belongs under `spec`"),
+                "\(message)")
             #expect(errors(result).first?.resource == ResourceID(.httpRouteGroup, namespace: "default", name: "routes"))
             #expect(errors(result).first?.field == "matches")
             #expect(result.model.httpRouteGroups.isEmpty)
@@ -97,7 +99,10 @@ struct LayoutTests {
                 spec:
                   destination: {kind: ServiceAccount, name: b}
                 """,
-                [("1️⃣", .fieldWrongVersion, .error), ("2️⃣", .fieldWrongVersion, .error), ("3️⃣", .fieldWrongVersion, .error)]
+                [
+                    ("1️⃣", .fieldWrongVersion, .error), ("2️⃣", .fieldWrongVersion, .error),
+                    ("3️⃣", .fieldWrongVersion, .error),
+                ]
             )
         }
     }
@@ -211,12 +216,23 @@ struct LayoutTests {
 
     @Test("an SMI version or kind the engine does not know is an error; other groups are skipped")
     func versionsAndKinds() {
-        expectDiagnostics("apiVersion: 1️⃣access.smi-spec.io/v1beta1\nkind: TrafficTarget\nmetadata: {name: x}\n", [("1️⃣", .invalidValue, .error)])
-        expectDiagnostics("apiVersion: specs.smi-spec.io/v1alpha3\nkind: 1️⃣UDPRoute\nmetadata: {name: x}\n", [("1️⃣", .invalidValue, .error)])
-        expectDiagnostics("apiVersion: access.smi-spec.io/v1alpha3\nkind: 1️⃣TrafficSplit\nmetadata: {name: x}\n", [("1️⃣", .invalidValue, .error)])
-        expectDiagnostics("apiVersion: access.smi-spec.io/v1alpha3\nkind: 1️⃣IdentityBinding\nmetadata: {name: x}\n", [("1️⃣", .invalidValue, .error)])
-        for skipped in ["apiVersion: v1alpha1\nkind: TrafficSplit\n", "apiVersion: apps/v1\nkind: Deployment\n", "kind: TrafficSplit\n",
-                        "apiVersion: metrics.smi-spec.io/v1alpha1\nkind: TrafficMetrics\n"] {
+        expectDiagnostics(
+            "apiVersion: 1️⃣access.smi-spec.io/v1beta1\nkind: TrafficTarget\nmetadata: {name: x}\n",
+            [("1️⃣", .invalidValue, .error)])
+        expectDiagnostics(
+            "apiVersion: specs.smi-spec.io/v1alpha3\nkind: 1️⃣UDPRoute\nmetadata: {name: x}\n",
+            [("1️⃣", .invalidValue, .error)])
+        expectDiagnostics(
+            "apiVersion: access.smi-spec.io/v1alpha3\nkind: 1️⃣TrafficSplit\nmetadata: {name: x}\n",
+            [("1️⃣", .invalidValue, .error)])
+        expectDiagnostics(
+            "apiVersion: access.smi-spec.io/v1alpha3\nkind: 1️⃣IdentityBinding\nmetadata: {name: x}\n",
+            [("1️⃣", .invalidValue, .error)])
+        for skipped in [
+            "apiVersion: v1alpha1\nkind: TrafficSplit\n", "apiVersion: apps/v1\nkind: Deployment\n",
+            "kind: TrafficSplit\n",
+            "apiVersion: metrics.smi-spec.io/v1alpha1\nkind: TrafficMetrics\n",
+        ] {
             let result = load(skipped)
             #expect(!result.diagnostics.containsErrors, "\(skipped)")
             #expect(result.diagnostics.map(\.code) == [.skipped], "\(skipped)")

@@ -109,6 +109,25 @@ struct ValidationTests {
             """,
             [("1️⃣", .duplicateKey, .error)]
         )
+        // The object holding the repeated key reports it and is left out; other objects stay.
+        let result = load(
+            """
+            apiVersion: specs.smi-spec.io/v1alpha1
+            kind: TCPRoute
+            metadata: {name: a, name: b}
+            ---
+            apiVersion: specs.smi-spec.io/v1alpha1
+            kind: TCPRoute
+            metadata: {name: c}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            data: {k: 1, k: 2}
+            """
+        )
+        #expect(errors(result).map(\.field) == ["metadata.name", nil])
+        #expect(errors(result).first?.resource?.description == "TCPRoute default/a")
+        #expect(result.model.tcpRoutes.map(\.origin.id.name) == ["c"])
     }
 
     @Test("headers: a list item with two keys, and a header named twice in any case")
@@ -174,6 +193,14 @@ struct ValidationTests {
         )
     }
 
+    @Test("an empty name is an error")
+    func emptyName() {
+        expectDiagnostics(
+            "apiVersion: specs.smi-spec.io/v1alpha1\nkind: TCPRoute\nmetadata: {name: 1️⃣\"\"}\n",
+            [("1️⃣", .invalidValue, .error)]
+        )
+    }
+
     @Test("kinds outside each field's list are errors")
     func badKinds() {
         expectDiagnostics(
@@ -202,7 +229,7 @@ struct ValidationTests {
         )
     }
 
-    @Test("ports: numeric strings in access v1alpha1/2, range checks everywhere")
+    @Test("ports: numeric strings accepted everywhere, range checks everywhere")
     func ports() {
         let ok = load(
             """
@@ -231,16 +258,19 @@ struct ValidationTests {
             metadata: {name: r}
             spec:
               matches:
-                ports: [53, 1️⃣-1, 2️⃣"54"]
+                ports: [53, 1️⃣-1, "54", 2️⃣"x54", 3️⃣true]
             """,
-            [("1️⃣", .invalidValue, .error), ("2️⃣", .wrongType, .error)]
+            // SEMANTICS.md §1: ports may be numeric strings everywhere; other strings are not ports.
+            [("1️⃣", .invalidValue, .error), ("2️⃣", .invalidValue, .error), ("3️⃣", .wrongType, .error)]
         )
     }
 
     @Test("a regex longer than the limit")
     func regexLimit() {
         let long = String(repeating: "a", count: 9000)
-        let input = MarkedText("apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRouteGroup\nmetadata: {name: g}\nspec:\n  matches:\n  - name: m\n    pathRegex: 1️⃣\(long)\n")
+        let input = MarkedText(
+            "apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRouteGroup\nmetadata: {name: g}\nspec:\n  matches:\n  - name: m\n    pathRegex: 1️⃣\(long)\n"
+        )
         let result = load(input.text)
         #expect(result.diagnostics.map(\.code) == [.limitExceeded])
         #expect(result.diagnostics.first?.location?.column == input["1️⃣"].column)
@@ -383,7 +413,10 @@ struct ValidationTests {
             spec:
               schemes: 4️⃣{}
             """,
-            [("1️⃣", .wrongType, .error), ("2️⃣", .wrongType, .error), ("3️⃣", .unknownField, .warning), ("4️⃣", .missingField, .error)]
+            [
+                ("1️⃣", .wrongType, .error), ("2️⃣", .wrongType, .error), ("3️⃣", .unknownField, .warning),
+                ("4️⃣", .missingField, .error),
+            ]
         )
     }
 }

@@ -163,7 +163,9 @@ struct VersionLayoutTests {
 
     @Test("TCPRoute v1alpha4 matches is one object, not a list")
     func tcpMatchesList() {
-        let result = load("apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: r}\nspec:\n  matches:\n  - ports: [80]\n")
+        let result = load(
+            "apiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: r}\nspec:\n  matches:\n  - ports: [80]\n"
+        )
         #expect(errors(result).map(\.code) == [.wrongType])
     }
 
@@ -173,7 +175,8 @@ struct VersionLayoutTests {
             let matches = alpha >= 3 ? "  matches: [{kind: HTTPRouteGroup, name: ab}]\n" : ""
             let model = clean(
                 "apiVersion: split.smi-spec.io/v1alpha\(alpha)\nkind: TrafficSplit\nmetadata: {name: s, namespace: ns}\n"
-                    + "spec:\n  service: web\n  backends:\n  - service: v1\n    weight: 9\n  - service: v2\n    weight: 1\n" + matches
+                    + "spec:\n  service: web\n  backends:\n  - service: v1\n    weight: 9\n  - service: v2\n    weight: 1\n"
+                    + matches
             )
             let split = try #require(model.trafficSplits.first)
             #expect(split.service.value == "web")
@@ -187,7 +190,8 @@ struct VersionLayoutTests {
         let model = clean(
             ["b/y", "a/z", "b/x", "a/a"].map { id -> String in
                 let parts = id.split(separator: "/")
-                return "apiVersion: specs.smi-spec.io/v1alpha3\nkind: TCPRoute\nmetadata: {namespace: \(parts[0]), name: \(parts[1])}\n"
+                return
+                    "apiVersion: specs.smi-spec.io/v1alpha3\nkind: TCPRoute\nmetadata: {namespace: \(parts[0]), name: \(parts[1])}\n"
             }.joined(separator: "---\n")
         )
         #expect(model.tcpRoutes.map(\.origin.id.qualifiedName) == ["a/a", "a/z", "b/x", "b/y"])

@@ -34,7 +34,11 @@ struct YAMLReaderTests {
         #expect(diags.isEmpty)
         let root = try #require(docs.first)
         let types = root.entries.map { $0.value.scalarType }
-        #expect(types == [.null, .null, .null, .bool, .int, .int, .int, .float, .float, .float, .string, .string, .string, .string, .string])
+        #expect(
+            types == [
+                .null, .null, .null, .bool, .int, .int, .int, .float, .float, .float, .string, .string, .string,
+                .string, .string,
+            ])
         #expect(root["e"]?.int64 == 31)
         #expect(root["f"]?.int64 == 15)
         #expect(root["g"]?.int64 == -12)

@@ -44,7 +44,9 @@ public struct MarkedText: Sendable {
         var i = 0
         while i < scalars.count {
             let scalar = scalars[i]
-            if i + 2 < scalars.count, ("0"..."9").contains(scalar), scalars[i + 1] == "\u{FE0F}", scalars[i + 2] == "\u{20E3}" {
+            if i + 2 < scalars.count, ("0"..."9").contains(scalar), scalars[i + 1] == "\u{FE0F}",
+                scalars[i + 2] == "\u{20E3}"
+            {
                 let name = String(String.UnicodeScalarView(scalars[i...(i + 2)]))
                 if markers[name] == nil { markers[name] = Position(line: line, column: column) }
                 i += 3

@@ -98,6 +98,7 @@ extension Differential {
             addOverriddenDefinitions()
             if rng.chance(0.3) { policy.foreign.append(.foreign(kind: "Service", name: "website")) }
             if rng.chance(0.2) { policy.foreign.append(.foreign(kind: "Deployment", name: "web")) }
+            if rng.chance(0.1) { policy.foreign.append(.foreign(kind: "TrafficSplit", name: "website")) }  // no apiVersion
             return policy
         }
 
@@ -127,22 +128,18 @@ extension Differential {
             var matches: [HTTPMatch] = []
             for name in names {
                 var match = HTTPMatch(name: name, pathRegex: nil, methods: nil, headers: nil, headerForm: rng.chance(0.5) ? .map : .list)
-                if rng.chance(0.8) {
-                    var pool = Universe.pathRegexes
-                    // Under fullPathMatch `""` would match no path at all, while §4 says it matches
-                    // every path; the two readings differ, so it is not generated there.
-                    if policy.options.fullPathMatch { pool.removeAll { $0.isEmpty } }
-                    match.pathRegex = rng.pick(pool)
-                }
+                if rng.chance(0.8) { match.pathRegex = rng.pick(Universe.pathRegexes) }
                 switch rng.int(0...9) {
                 case 0...2: match.methods = nil
                 case 3: match.methods = []
                 default: match.methods = rng.distinct(rng.int(1...3), of: Universe.methods)
                 }
                 if rng.chance(0.35) {
-                    match.headers = rng.distinct(rng.int(1...2), of: Universe.headerNames).map {
-                        HeaderCondition(name: randomCase($0), valueRegex: rng.pick(Universe.headerRegexes))
+                    var headers: [HeaderCondition] = []
+                    for name in rng.distinct(rng.int(1...2), of: Universe.headerNames) {
+                        headers.append(HeaderCondition(name: randomCase(name), valueRegex: rng.pick(Universe.headerRegexes)))
                     }
+                    match.headers = headers
                 }
                 matches.append(match)
             }
@@ -157,7 +154,14 @@ extension Differential {
             case 0...1: layout = .ports([])
             case 2: layout = .matchesWithoutPorts
             case 3: layout = .emptySpec
-            default: layout = .ports(rng.distinct(rng.int(1...2), of: universe.ports).map(randomPortText))
+            default:
+                var ports: [PortText] = []
+                for port in rng.distinct(rng.int(1...2), of: universe.ports) {
+                    // §1: "ports may be numeric strings"; rare here, since one refused policy
+                    // hides all its decisions.
+                    ports.append(rng.chance(0.03) ? .string(port) : .number(port))
+                }
+                layout = .ports(ports)
             }
             return PortRoute(kind: kind, alpha: alpha, metadata: metadata, layout: layout)
         }
@@ -218,7 +222,7 @@ extension Differential {
             // UDPRoute rules exist from access v1alpha3.
             let roll = rng.int(0...19)
             if roll < 10 {
-                var rule = Rule(kind: .httpRouteGroup, name: rng.pick(Universe.groupNames + ["ghost-routes"]), matches: nil)
+                var rule = Rule(kind: .httpRouteGroup, name: routeName(.httpRouteGroup, namespace, Universe.groupNames + ["ghost-routes"]), matches: nil)
                 let group = policy.groups.first { $0.metadata.id == ObjectID(namespace: namespace, name: rule.name) }
                 switch rng.int(0...9) {
                 case 0...3: rule.matches = nil
@@ -232,9 +236,21 @@ extension Differential {
                 return rule
             }
             if roll < 16 || alpha <= 2 {
-                return Rule(kind: .tcpRoute, name: rng.pick(Universe.tcpRouteNames), matches: nil)
+                return Rule(kind: .tcpRoute, name: routeName(.tcpRoute, namespace, Universe.tcpRouteNames), matches: nil)
             }
-            return Rule(kind: .udpRoute, name: rng.pick(Universe.udpRouteNames), matches: nil)
+            return Rule(kind: .udpRoute, name: routeName(.udpRoute, namespace, Universe.udpRouteNames), matches: nil)
+        }
+
+        /// Mostly a route that exists in `namespace`; otherwise any name of the pool, which may
+        /// not exist (a missing reference, §3).
+        private mutating func routeName(_ kind: RouteKind, _ namespace: String, _ pool: [String]) -> String {
+            let existing: [String]
+            switch kind {
+            case .httpRouteGroup: existing = policy.groups.filter { $0.metadata.id.namespace == namespace }.map(\.metadata.name)
+            default: existing = policy.portRoutes.filter { $0.kind == kind && $0.metadata.id.namespace == namespace }.map(\.metadata.name)
+            }
+            if let name = existing.randomElement(using: &rng), rng.chance(0.75) { return name }
+            return rng.pick(pool)
         }
 
         // MARK: split.smi-spec.io
@@ -272,11 +288,16 @@ extension Differential {
                 matches: nil
             )
             if alpha >= 3, rng.chance(0.5) {
-                split.matches = (0..<rng.int(1...2)).map { _ in
-                    rng.chance(0.75)
-                        ? SplitMatchRef(kind: .httpRouteGroup, name: rng.pick(Universe.groupNames), writesAPIGroup: rng.chance(0.3))
-                        : SplitMatchRef(kind: .tcpRoute, name: rng.pick(Universe.tcpRouteNames), writesAPIGroup: rng.chance(0.3))
+                var refs: [SplitMatchRef] = []
+                for _ in 0..<rng.int(1...2) {
+                    let isGroup = rng.chance(0.75)
+                    refs.append(
+                        SplitMatchRef(
+                            kind: isGroup ? .httpRouteGroup : .tcpRoute,
+                            name: rng.pick(isGroup ? Universe.groupNames : Universe.tcpRouteNames),
+                            writesAPIGroup: rng.chance(0.3)))
                 }
+                split.matches = refs
             }
             return split
         }

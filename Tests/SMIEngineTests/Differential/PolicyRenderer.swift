@@ -74,7 +74,7 @@ extension Differential {
             case .httpRouteGroup(let x): return "HTTPRouteGroup \(x.metadata.id)"
             case .portRoute(let x): return "\(x.kind.rawValue) \(x.metadata.id)"
             case .trafficSplit(let x): return "TrafficSplit \(x.metadata.id)"
-            case .foreign(let kind, let name): return "\(kind) \(name)"
+            case .foreign(let kind, let name): return "foreign \(kind) \(name)"
             }
         }
 
@@ -206,12 +206,22 @@ extension Differential {
             return .map(header("split.smi-spec.io/v1alpha\(split.alpha)", "TrafficSplit", split.metadata) + [("spec", .map(spec))])
         }
 
+        /// A Service or Deployment (another API group), or an object without `apiVersion`: all
+        /// skipped (§1).
         private func foreign(kind: String, name: String) -> Node {
-            let apiVersion = kind == "Deployment" ? "apps/v1" : "v1"
-            return .map(
-                header(apiVersion, kind, Metadata(name: name, namespace: "default")) + [
-                    ("spec", .map([("ports", .list([.map([("port", .number("80")), ("targetPort", .number("8080"))])]))]))
-                ])
+            let metadata = Metadata(name: name, namespace: "default")
+            switch kind {
+            case "Deployment":
+                return .map(header("apps/v1", kind, metadata) + [("spec", .map([("replicas", .number("1"))]))])
+            case "Service":
+                return .map(
+                    header("v1", kind, metadata) + [
+                        ("spec", .map([("ports", .list([.map([("port", .number("80")), ("targetPort", .number("8080"))])]))]))
+                    ])
+            default:
+                // No apiVersion at all, but shaped like an SMI object.
+                return .map(header("", kind, metadata).filter { $0.0 != "apiVersion" } + [("spec", .map([("service", .string(name))]))])
+            }
         }
 
         private func portNode(_ port: PortText) -> Node {
@@ -264,7 +274,9 @@ extension Differential {
         private func isInline(_ node: Node) -> Bool {
             switch node {
             case .string, .number: return true
-            case .list(let items): return items.isEmpty || items.allSatisfy { if case .string = $0 { return items.count <= 3 } else { return false } }
+            case .list(let items):
+                // Empty lists, and short lists of strings (`methods: [GET, POST]`), stay on one line.
+                return items.isEmpty || (items.count <= 3 && items.allSatisfy { if case .string = $0 { true } else { false } })
             case .map(let entries): return entries.isEmpty
             }
         }
