@@ -33,7 +33,7 @@ public struct RegexSetError: Error, Sendable, Hashable {
 /// matches and whose other conditions hold".
 ///
 /// Consecutive mergeable patterns are compiled into one PCRE2 program
-/// `(?:p0)(*MARK:0)|(?:p1)(*MARK:1)(?C1)|…` (anchored at the start; with `\z` after each branch
+/// `(?>(?:p0))(*MARK:0)|(?>(?:p1))(*MARK:1)(?C1)|…` (anchored at the start; with `\z` after each branch
 /// when the whole subject must match). PCRE2 tries branches in order; a branch with further
 /// conditions ends in a callout that asks the checker, and a refusal backtracks into the next
 /// branch. The winning branch is read from the mark. Patterns that cannot be merged safely are
@@ -80,7 +80,9 @@ public final class RegexSet: @unchecked Sendable {
             var hasCallouts = false
             for (k, item) in run.enumerated() {
                 if k > 0 { text += "|" }
-                text += "(?:\(item.alt.pattern))\(suffix)(*MARK:\(item.index))"
+                // Atomic: once a branch's pattern has matched, the callout decides the branch;
+                // backtracking into the pattern would only ask the same question again.
+                text += "(?>(?:\(item.alt.pattern))\(suffix))(*MARK:\(item.index))"
                 if item.alt.needsCheck {
                     text += "(?C1)"
                     hasCallouts = true

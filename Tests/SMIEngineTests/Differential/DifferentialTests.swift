@@ -25,7 +25,10 @@ struct DifferentialTests {
     static let reportsPerPolicy = 4
     static let reportsPerShard = 12
 
-    @Test("random policies and requests get the same decisions from the engine and the reference", arguments: 0..<4)
+    @Test(
+        "random policies and requests get the same decisions from the engine and the reference",
+        arguments: 0..<DifferentialTests.shards
+    )
     func engineAgreesWithReference(shard: Int) {
         let only = ProcessInfo.processInfo.environment["SMI_DIFF_POLICY"].flatMap { Int($0) }
         var summary = Differential.Summary()
@@ -38,17 +41,17 @@ struct DifferentialTests {
             #expect(summary.policies == Self.policiesPerShard)
         }
         if ProcessInfo.processInfo.environment["SMI_DIFF_STATS"] != nil {
-            print("shard \(shard) outcomes:\n" + summary.outcomes.sorted { $0.key < $1.key }.map { "  \($0.value)\t\($0.key)" }.joined(separator: "\n"))
+            print("shard \(shard) outcomes:\n" + Differential.tally(summary.outcomes, sortedByCount: false))
         }
         if !summary.categories.isEmpty {
-            let counts = summary.categories.sorted { $0.value > $1.value }.map { "  \($0.value)× \($0.key)" }.joined(separator: "\n")
             Issue.record(
                 """
                 shard \(shard): \(summary.disagreements) disagreement(s) in \(summary.policies) policies, \
                 \(summary.accessRequests) access and \(summary.splitRequests) split requests \
                 (SMI_DIFF_SEED=\(Differential.hex(Differential.runSeed))):
-                \(counts)
-                """)
+                \(Differential.tally(summary.categories, sortedByCount: true))
+                """
+            )
         }
     }
 
@@ -97,7 +100,10 @@ struct DifferentialTests {
         for (service, shares) in cases {
             var counts: [String: Int] = [:]
             for _ in 0..<samples {
-                let backend = policy.selectBackend(SplitRequest(service: service, entropy: rng.next()), scratch: scratch).backend
+                let backend = policy.selectBackend(
+                    SplitRequest(service: service, entropy: rng.next()),
+                    scratch: scratch
+                ).backend
                 counts[backend, default: 0] += 1
             }
             #expect(Set(counts.keys).isSubset(of: Set(shares.keys)), "\(service): unexpected backends \(counts)")
@@ -105,7 +111,8 @@ struct DifferentialTests {
                 let observed = Double(counts[backend, default: 0]) / Double(samples)
                 #expect(
                     abs(observed - share) <= 0.015,
-                    "\(service) → \(backend): observed \(observed), expected \(share) (SMI_DIFF_SEED=\(Differential.hex(Differential.runSeed)))")
+                    "\(service) → \(backend): observed \(observed), expected \(share) (SMI_DIFF_SEED=\(Differential.hex(Differential.runSeed)))"
+                )
             }
         }
     }
@@ -127,6 +134,12 @@ extension Differential {
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
+    /// One `count× key` line per key.
+    static func tally(_ counts: [String: Int], sortedByCount: Bool) -> String {
+        let entries = counts.sorted { sortedByCount ? ($0.value, $1.key) > ($1.value, $0.key) : $0.key < $1.key }
+        return entries.map { "  \($0.value)× \($0.key)" }.joined(separator: "\n")
+    }
+
     /// Generates, renders and compiles policy number `index`, then compares the engine with the
     /// reference on its requests.
     static func runPolicy(index: Int, into summary: inout Summary) {
@@ -142,7 +155,10 @@ extension Differential {
         summary.policies += 1
         let policy: Policy
         do {
-            policy = try Policy.compile(sources: files.map { PolicySource(name: $0.name, text: $0.text) }, options: description.options)
+            policy = try Policy.compile(
+                sources: files.map { PolicySource(name: $0.name, text: $0.text) },
+                options: description.options
+            )
         } catch {
             summary.disagreements += 1
             summary.categories["the engine refused a generated (valid) policy", default: 0] += 1
@@ -151,21 +167,28 @@ extension Differential {
                 the engine refused generated policy #\(index) (\(place)), options \(optionsText):
                 \(error.diagnostics.map(\.description).joined(separator: "\n"))
                 \(policyText)
-                """)
+                """
+            )
             return
         }
 
         let reference = ReferenceEvaluator(description)
         let scratch = policy.makeScratch()
         let secondScratch = policy.makeScratch()
-        var requests = RequestGenerator(rng: SplitMix64(seed: seed ^ 0xC0FF_EE00), universe: generator.universe, policy: description)
+        var requests = RequestGenerator(
+            rng: SplitMix64(seed: seed ^ 0xC0FF_EE00),
+            universe: generator.universe,
+            policy: description
+        )
         var details: [String] = []
         var failingRequests: [String] = []
 
         func disagree(_ categories: [String], _ text: @autoclosure () -> String) {
             summary.disagreements += 1
             for category in categories { summary.categories[category, default: 0] += 1 }
-            if details.count < DifferentialTests.reportsPerPolicy && summary.reported < DifferentialTests.reportsPerShard {
+            if details.count < DifferentialTests.reportsPerPolicy
+                && summary.reported < DifferentialTests.reportsPerShard
+            {
                 summary.reported += 1
                 details.append(text())
             }
@@ -176,13 +199,14 @@ extension Differential {
             summary.accessRequests += 1
             let decision = policy.decide(request, scratch: scratch)
             let actual = ExpectedAccess(
-                allowed: decision.allowed, reason: decision.reason, trafficTarget: decision.trafficTarget,
-                ruleKind: decision.ruleKind, match: decision.match)
+                allowed: decision.allowed,
+                reason: decision.reason,
+                trafficTarget: decision.trafficTarget,
+                ruleKind: decision.ruleKind,
+                match: decision.match
+            )
             let expected = reference.decide(request)
-            summary.outcomes[
-                "access \(request.transport.rawValue) "
-                    + (expected.allowed ? "allowed by \(expected.ruleKind ?? "?")\(expected.match == nil ? "" : " match")" : "denied \(expected.reason?.rawValue ?? "?")"),
-                default: 0] += 1
+            summary.outcomes[outcome(of: expected, request.transport), default: 0] += 1
             guard actual != expected else { continue }
             failingRequests.append(describe(request, forCLI: true))
             disagree(
@@ -192,7 +216,8 @@ extension Differential {
                 engine:    \(describe(actual))
                 reference: \(describe(expected))
                 reference trace: \(reference.trace.joined(separator: "; "))
-                """)
+                """
+            )
         }
 
         for _ in 0..<DifferentialTests.splitRequestsPerPolicy {
@@ -201,9 +226,7 @@ extension Differential {
             let decision = policy.selectBackend(request, scratch: scratch)
             let again = policy.selectBackend(request, scratch: secondScratch)
             let expected = reference.split(request)
-            summary.outcomes[
-                "split " + (expected.trafficSplit == nil ? "all weights 0" : expected.trafficSplit! == nil ? "no split applies" : expected.backend == request.service ? "root as backend" : "backend"),
-                default: 0] += 1
+            summary.outcomes[outcome(of: expected, request), default: 0] += 1
             var problems: [String] = []
             if again != decision {
                 problems.append("split: not deterministic (same entropy, different answers)")
@@ -211,7 +234,9 @@ extension Differential {
             if let split = expected.trafficSplit, decision.trafficSplit != split {
                 // Another split decided (or none): the backend follows from that, so it is not
                 // compared on its own.
-                problems.append("split: the deciding split differs (reference \(split ?? "none"), engine \(decision.trafficSplit ?? "none"))")
+                problems.append(
+                    "split: the deciding split differs (reference \(split ?? "none"), engine \(decision.trafficSplit ?? "none"))"
+                )
             } else if !expected.possible.contains(decision.backend) {
                 problems.append("split: backend not possible per §6")
             } else if decision.backend != expected.backend {
@@ -227,7 +252,8 @@ extension Differential {
                 reference: backend \(expected.backend) (possible: \(expected.possible.sorted().joined(separator: ", "))), \
                 trafficSplit \(expected.trafficSplit.map { $0 ?? "nil" } ?? "either")
                 reference trace: \(reference.trace.joined(separator: "; "))
-                """)
+                """
+            )
         }
 
         if !details.isEmpty {
@@ -242,7 +268,24 @@ extension Differential {
 
                 policy:
                 \(policyText)
-                """)
+                """
+            )
+        }
+    }
+
+    /// What kind of answer the reference gave, for SMI_DIFF_STATS.
+    static func outcome(of expected: ExpectedAccess, _ transport: TransportProtocol) -> String {
+        guard expected.allowed else { return "access \(transport.rawValue) denied \(expected.reason?.rawValue ?? "?")" }
+        return "access \(transport.rawValue) allowed by \(expected.ruleKind ?? "?")"
+            + (expected.match == nil ? "" : " match")
+    }
+
+    static func outcome(of expected: ExpectedSplit, _ request: SplitRequest) -> String {
+        switch expected.trafficSplit {
+        case nil: return "split: all weights 0"
+        case .some(nil): return "split: no split applies"
+        case .some(.some):
+            return expected.backend == request.service ? "split: the root as backend" : "split: a backend"
         }
     }
 
@@ -253,7 +296,9 @@ extension Differential {
             result.append("allowed: reference \(expected.allowed), engine \(actual.allowed)")
         }
         if expected.reason != actual.reason {
-            result.append("reason: reference \(expected.reason?.rawValue ?? "nil"), engine \(actual.reason?.rawValue ?? "nil")")
+            result.append(
+                "reason: reference \(expected.reason?.rawValue ?? "nil"), engine \(actual.reason?.rawValue ?? "nil")"
+            )
         }
         if expected.allowed && actual.allowed {
             if expected.trafficTarget != actual.trafficTarget { result.append("trafficTarget differs") }
@@ -276,8 +321,14 @@ extension Differential {
         let folder = root + "/policy-\(index)"
         do {
             try FileManager.default.createDirectory(atPath: folder + "/policy", withIntermediateDirectories: true)
-            for file in files { try file.text.write(toFile: folder + "/policy/" + file.name, atomically: true, encoding: .utf8) }
-            try (requests.joined(separator: "\n") + "\n").write(toFile: folder + "/requests.jsonl", atomically: true, encoding: .utf8)
+            for file in files {
+                try file.text.write(toFile: folder + "/policy/" + file.name, atomically: true, encoding: .utf8)
+            }
+            try (requests.joined(separator: "\n") + "\n").write(
+                toFile: folder + "/requests.jsonl",
+                atomically: true,
+                encoding: .utf8
+            )
         } catch {
             return " (could not write \(folder): \(error))"
         }
@@ -289,8 +340,11 @@ extension Differential {
             (.stripQuery, "strip-query"), (.rejectUnsafe, "reject-unsafe"), (.decodeUnreserved, "decode-unreserved"),
             (.mergeSlashes, "merge-slashes"), (.removeDotSegments, "remove-dot-segments"),
         ]
-        for (step, name) in steps where !options.normalization.contains(step) { flags.append("--skip-normalization \(name)") }
-        return "\nreplay: smi eval --policy \(folder)/policy \(flags.joined(separator: " ")) --requests \(folder)/requests.jsonl"
+        for (step, name) in steps where !options.normalization.contains(step) {
+            flags.append("--skip-normalization \(name)")
+        }
+        return
+            "\nreplay: smi eval --policy \(folder)/policy \(flags.joined(separator: " ")) --requests \(folder)/requests.jsonl"
     }
 
     // MARK: Descriptions for failure reports
@@ -299,7 +353,8 @@ extension Differential {
     /// one, joined with `, ` as §2 does, since a JSON object cannot repeat a key.
     static func describe(_ request: AccessRequest, forCLI: Bool = false) -> String {
         var fields = [
-            "\"type\":\"access\"", "\"source\":\(jsonQuoted(request.source))", "\"destination\":\(jsonQuoted(request.destination))",
+            "\"type\":\"access\"", "\"source\":\(jsonQuoted(request.source))",
+            "\"destination\":\(jsonQuoted(request.destination))",
             "\"port\":\(request.port)", "\"protocol\":\"\(request.transport.rawValue)\"",
         ]
         if request.transport == .http {
@@ -312,7 +367,9 @@ extension Differential {
     }
 
     static func describe(_ request: SplitRequest, forCLI: Bool = false) -> String {
-        var fields = ["\"type\":\"split\"", "\"service\":\(jsonQuoted(request.service))", "\"entropy\":\(request.entropy)"]
+        var fields = [
+            "\"type\":\"split\"", "\"service\":\(jsonQuoted(request.service))", "\"entropy\":\(request.entropy)",
+        ]
         if let method = request.method { fields.append("\"method\":\(jsonQuoted(method))") }
         if let path = request.path { fields.append("\"path\":\(jsonQuoted(path))") }
         fields.append("\"headers\":\(describe(request.headers, folded: forCLI))")
@@ -334,12 +391,14 @@ extension Differential {
 
     static func describe(_ decision: ExpectedAccess) -> String {
         if decision.allowed {
-            return "allowed, trafficTarget \(decision.trafficTarget ?? "nil"), rule \(decision.ruleKind ?? "nil"), match \(decision.match ?? "nil")"
+            return
+                "allowed, trafficTarget \(decision.trafficTarget ?? "nil"), rule \(decision.ruleKind ?? "nil"), match \(decision.match ?? "nil")"
                 + (decision.reason.map { ", reason \($0.rawValue)" } ?? "")
         }
         var text = "denied, reason \(decision.reason?.rawValue ?? "nil")"
         if decision.trafficTarget != nil || decision.ruleKind != nil || decision.match != nil {
-            text += ", trafficTarget \(decision.trafficTarget ?? "nil"), rule \(decision.ruleKind ?? "nil"), match \(decision.match ?? "nil")"
+            text +=
+                ", trafficTarget \(decision.trafficTarget ?? "nil"), rule \(decision.ruleKind ?? "nil"), match \(decision.match ?? "nil")"
         }
         return text
     }
@@ -354,7 +413,10 @@ extension Differential {
                 (.stripQuery, "stripQuery"), (.rejectUnsafe, "rejectUnsafe"), (.decodeUnreserved, "decodeUnreserved"),
                 (.mergeSlashes, "mergeSlashes"), (.removeDotSegments, "removeDotSegments"),
             ]
-            parts.append("normalization=[" + names.filter { options.normalization.contains($0.0) }.map(\.1).joined(separator: ",") + "]")
+            parts.append(
+                "normalization=["
+                    + names.filter { options.normalization.contains($0.0) }.map(\.1).joined(separator: ",") + "]"
+            )
         }
         return parts.isEmpty ? "default" : parts.joined(separator: " ")
     }

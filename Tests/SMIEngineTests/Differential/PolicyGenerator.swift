@@ -21,7 +21,9 @@ extension Differential {
         static let tcpRouteNames = ["tcp-a", "tcp-b", "tcp-all"]
         static let udpRouteNames = ["udp-a", "udp-b"]
         static let matchNames = ["api", "items", "metrics", "admin", "health", "everything", "firefox", "ab"]
-        static let targetNames = ["a-first", "allow", "api-access", "metrics", "mixed", "l4", "tt-1", "tt-2", "zz-last"]
+        static let targetNames = [
+            "a-first", "allow", "api-access", "metrics", "mixed", "l4", "tt-1", "tt-2", "zz-last",
+        ]
         static let splitNames = ["ab-test", "canary", "rollout", "split-a", "split-b"]
         static let rootServices = ["website", "checkout", "search"]
 
@@ -70,10 +72,14 @@ extension Differential {
                     policy.groups.append(makeGroup(Metadata(name: name, namespace: writtenNamespace(namespace))))
                 }
                 for name in rng.distinct(rng.int(0...3), of: Universe.tcpRouteNames) {
-                    policy.portRoutes.append(makePortRoute(.tcpRoute, Metadata(name: name, namespace: writtenNamespace(namespace))))
+                    policy.portRoutes.append(
+                        makePortRoute(.tcpRoute, Metadata(name: name, namespace: writtenNamespace(namespace)))
+                    )
                 }
                 for name in rng.distinct(rng.int(0...2), of: Universe.udpRouteNames) {
-                    policy.portRoutes.append(makePortRoute(.udpRoute, Metadata(name: name, namespace: writtenNamespace(namespace))))
+                    policy.portRoutes.append(
+                        makePortRoute(.udpRoute, Metadata(name: name, namespace: writtenNamespace(namespace)))
+                    )
                 }
             }
             var targetIDs: Set<ObjectID> = []
@@ -92,13 +98,17 @@ extension Differential {
                     IdentityBinding(
                         metadata: Metadata(name: "binding", namespace: namespace),
                         serviceAccount: rng.pick(Universe.identityNames),
-                        spiffeIdentities: ["spiffe://cluster.local/ns/\(namespace)/sa/\(rng.pick(Universe.identityNames))"]
-                    ))
+                        spiffeIdentities: [
+                            "spiffe://cluster.local/ns/\(namespace)/sa/\(rng.pick(Universe.identityNames))"
+                        ]
+                    )
+                )
             }
             addOverriddenDefinitions()
             if rng.chance(0.3) { policy.foreign.append(.foreign(kind: "Service", name: "website")) }
             if rng.chance(0.2) { policy.foreign.append(.foreign(kind: "Deployment", name: "web")) }
-            if rng.chance(0.1) { policy.foreign.append(.foreign(kind: "TrafficSplit", name: "website")) }  // no apiVersion
+            // Written without apiVersion: skipped too.
+            if rng.chance(0.1) { policy.foreign.append(.foreign(kind: "TrafficSplit", name: "website")) }
             return policy
         }
 
@@ -109,7 +119,9 @@ extension Differential {
             if rng.chance(0.08) { options.allowCrossNamespaceDestinations = true }
             if rng.chance(0.08) { options.trustDomain = "cluster.local" }
             if rng.chance(0.08) {
-                let steps: [PathNormalization] = [.stripQuery, .rejectUnsafe, .decodeUnreserved, .mergeSlashes, .removeDotSegments]
+                let steps: [PathNormalization] = [
+                    .stripQuery, .rejectUnsafe, .decodeUnreserved, .mergeSlashes, .removeDotSegments,
+                ]
                 options.normalization = []
                 for step in steps where rng.chance(0.6) { options.normalization.insert(step) }
             }
@@ -127,7 +139,13 @@ extension Differential {
             let names = rng.distinct(rng.int(1...4), of: Universe.matchNames)
             var matches: [HTTPMatch] = []
             for name in names {
-                var match = HTTPMatch(name: name, pathRegex: nil, methods: nil, headers: nil, headerForm: rng.chance(0.5) ? .map : .list)
+                var match = HTTPMatch(
+                    name: name,
+                    pathRegex: nil,
+                    methods: nil,
+                    headers: nil,
+                    headerForm: rng.chance(0.5) ? .map : .list
+                )
                 if rng.chance(0.8) { match.pathRegex = rng.pick(Universe.pathRegexes) }
                 switch rng.int(0...9) {
                 case 0...2: match.methods = nil
@@ -137,7 +155,9 @@ extension Differential {
                 if rng.chance(0.35) {
                     var headers: [HeaderCondition] = []
                     for name in rng.distinct(rng.int(1...2), of: Universe.headerNames) {
-                        headers.append(HeaderCondition(name: randomCase(name), valueRegex: rng.pick(Universe.headerRegexes)))
+                        headers.append(
+                            HeaderCondition(name: randomCase(name), valueRegex: rng.pick(Universe.headerRegexes))
+                        )
                     }
                     match.headers = headers
                 }
@@ -178,7 +198,11 @@ extension Differential {
                 namespace = other
                 destinationNamespace = destination.namespace
             }
-            var destinationSubject = Subject(kind: .serviceAccount, name: destination.name, namespace: destinationNamespace)
+            var destinationSubject = Subject(
+                kind: .serviceAccount,
+                name: destination.name,
+                namespace: destinationNamespace
+            )
             if alpha == 4 {
                 destinationSubject.writesGroup = rng.chance(0.3)
                 if rng.chance(0.05) { destinationSubject.kind = .identityBinding }
@@ -198,14 +222,21 @@ extension Differential {
                 for _ in 0..<rng.int(1...3) {
                     let identity = rng.chance(0.9) ? rng.pick(universe.identities) : rng.pick(universe.strangers)
                     let omitNamespace = identity.namespace == namespace && rng.chance(0.5)
-                    var source = Subject(kind: .serviceAccount, name: identity.name, namespace: omitNamespace ? nil : identity.namespace)
+                    var source = Subject(
+                        kind: .serviceAccount,
+                        name: identity.name,
+                        namespace: omitNamespace ? nil : identity.namespace
+                    )
                     if alpha == 4 { source.writesGroup = rng.chance(0.3) }
                     target.sources.append(source)
                 }
                 // An IdentityBinding source matches no identity; always next to a ServiceAccount
                 // so the target is not one that "can grant nothing".
                 if alpha == 4, rng.chance(0.15) {
-                    target.sources.insert(Subject(kind: .identityBinding, name: "binding", namespace: nil), at: rng.int(0...target.sources.count))
+                    target.sources.insert(
+                        Subject(kind: .identityBinding, name: "binding", namespace: nil),
+                        at: rng.int(0...target.sources.count)
+                    )
                 }
             }
 
@@ -222,7 +253,11 @@ extension Differential {
             // UDPRoute rules exist from access v1alpha3.
             let roll = rng.int(0...19)
             if roll < 10 {
-                var rule = Rule(kind: .httpRouteGroup, name: routeName(.httpRouteGroup, namespace, Universe.groupNames + ["ghost-routes"]), matches: nil)
+                var rule = Rule(
+                    kind: .httpRouteGroup,
+                    name: routeName(.httpRouteGroup, namespace, Universe.groupNames + ["ghost-routes"]),
+                    matches: nil
+                )
                 let group = policy.groups.first { $0.metadata.id == ObjectID(namespace: namespace, name: rule.name) }
                 switch rng.int(0...9) {
                 case 0...3: rule.matches = nil
@@ -236,7 +271,11 @@ extension Differential {
                 return rule
             }
             if roll < 16 || alpha <= 2 {
-                return Rule(kind: .tcpRoute, name: routeName(.tcpRoute, namespace, Universe.tcpRouteNames), matches: nil)
+                return Rule(
+                    kind: .tcpRoute,
+                    name: routeName(.tcpRoute, namespace, Universe.tcpRouteNames),
+                    matches: nil
+                )
             }
             return Rule(kind: .udpRoute, name: routeName(.udpRoute, namespace, Universe.udpRouteNames), matches: nil)
         }
@@ -246,8 +285,12 @@ extension Differential {
         private mutating func routeName(_ kind: RouteKind, _ namespace: String, _ pool: [String]) -> String {
             let existing: [String]
             switch kind {
-            case .httpRouteGroup: existing = policy.groups.filter { $0.metadata.id.namespace == namespace }.map(\.metadata.name)
-            default: existing = policy.portRoutes.filter { $0.kind == kind && $0.metadata.id.namespace == namespace }.map(\.metadata.name)
+            case .httpRouteGroup:
+                existing = policy.groups.filter { $0.metadata.id.namespace == namespace }.map(\.metadata.name)
+            default:
+                existing = policy.portRoutes.filter { $0.kind == kind && $0.metadata.id.namespace == namespace }.map(
+                    \.metadata.name
+                )
             }
             if let name = existing.randomElement(using: &rng), rng.chance(0.75) { return name }
             return rng.pick(pool)
@@ -274,7 +317,9 @@ extension Differential {
             for name in names {
                 let weight: Weight
                 if alpha == 1 {
-                    weight = .quantity(rng.pick(["1", "500m", "250m", "0", "2", "1500m", "10m", "100m", "0m", "1.5", "0.5"]))
+                    weight = .quantity(
+                        rng.pick(["1", "500m", "250m", "0", "2", "1500m", "10m", "100m", "0m", "1.5", "0.5"])
+                    )
                 } else {
                     weight = .integer(rng.pick([0, 1, 1, 2, 3, 10, 25, 50, 75, 90, 100, 0]))
                 }
@@ -295,7 +340,9 @@ extension Differential {
                         SplitMatchRef(
                             kind: isGroup ? .httpRouteGroup : .tcpRoute,
                             name: rng.pick(isGroup ? Universe.groupNames : Universe.tcpRouteNames),
-                            writesAPIGroup: rng.chance(0.3)))
+                            writesAPIGroup: rng.chance(0.3)
+                        )
+                    )
                 }
                 split.matches = refs
             }
@@ -344,7 +391,10 @@ extension Differential {
         private mutating func randomCase(_ name: String) -> String {
             switch rng.int(0...3) {
             case 0: return name.uppercased()
-            case 1: return name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
+            case 1:
+                return name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(
+                    separator: "-"
+                )
             default: return name
             }
         }

@@ -91,13 +91,23 @@ extension Differential {
             self.policy = policy
             options = policy.options
             groups = Dictionary(policy.groups.map { ($0.metadata.id, $0) }, uniquingKeysWith: { $1 })
-            tcpRoutes = Dictionary(policy.portRoutes.filter { $0.kind == .tcpRoute }.map { ($0.metadata.id, $0) }, uniquingKeysWith: { $1 })
-            udpRoutes = Dictionary(policy.portRoutes.filter { $0.kind == .udpRoute }.map { ($0.metadata.id, $0) }, uniquingKeysWith: { $1 })
-            guard let scratch = RegexScratch(matchLimit: policy.options.matchLimit, depthLimit: policy.options.depthLimit) else {
+            tcpRoutes = Dictionary(
+                policy.portRoutes.filter { $0.kind == .tcpRoute }.map { ($0.metadata.id, $0) },
+                uniquingKeysWith: { $1 }
+            )
+            udpRoutes = Dictionary(
+                policy.portRoutes.filter { $0.kind == .udpRoute }.map { ($0.metadata.id, $0) },
+                uniquingKeysWith: { $1 }
+            )
+            guard
+                let scratch = RegexScratch(matchLimit: policy.options.matchLimit, depthLimit: policy.options.depthLimit)
+            else {
                 preconditionFailure("cannot allocate PCRE2 match data")
             }
             self.scratch = scratch
-            targets = policy.targets.filter { Self.canGrant($0, options: policy.options) }.sorted { $0.metadata.id < $1.metadata.id }
+            targets = policy.targets.filter { Self.canGrant($0, options: policy.options) }.sorted {
+                $0.metadata.id < $1.metadata.id
+            }
         }
 
         // MARK: §2 Identities
@@ -128,14 +138,19 @@ extension Differential {
         /// `destination.namespace` defaults to the TrafficTarget's namespace (§3.1).
         private func destination(of target: TrafficTarget) -> ObjectID? {
             guard target.destination.kind == .serviceAccount else { return nil }
-            return ObjectID(namespace: target.destination.namespace ?? target.metadata.id.namespace, name: target.destination.name)
+            return ObjectID(
+                namespace: target.destination.namespace ?? target.metadata.id.namespace,
+                name: target.destination.name
+            )
         }
 
         /// §3: a TrafficTarget that can grant nothing (destination in another namespace unless
         /// allowed; no sources; no rules) is dropped and takes no part, deny reasons included.
         private static func canGrant(_ target: TrafficTarget, options: PolicyOptions) -> Bool {
             let destinationNamespace = target.destination.namespace ?? target.metadata.id.namespace
-            if destinationNamespace != target.metadata.id.namespace && !options.allowCrossNamespaceDestinations { return false }
+            if destinationNamespace != target.metadata.id.namespace && !options.allowCrossNamespaceDestinations {
+                return false
+            }
             return !target.sources.isEmpty && !target.rules.isEmpty
         }
 
@@ -144,7 +159,8 @@ extension Differential {
         private func isSource(_ identity: ObjectID?, of target: TrafficTarget) -> Bool {
             guard let identity else { return false }
             return target.sources.contains {
-                $0.kind == .serviceAccount && ObjectID(namespace: $0.namespace ?? target.metadata.id.namespace, name: $0.name) == identity
+                $0.kind == .serviceAccount
+                    && ObjectID(namespace: $0.namespace ?? target.metadata.id.namespace, name: $0.name) == identity
             }
         }
 
@@ -170,7 +186,9 @@ extension Differential {
         /// group that does not exist matches nothing.
         private func firstGrantingMatch(_ target: TrafficTarget, _ http: HTTPFacts) -> String? {
             for rule in target.rules where rule.kind == .httpRouteGroup {
-                guard let group = groups[ObjectID(namespace: target.metadata.id.namespace, name: rule.name)] else { continue }
+                guard let group = groups[ObjectID(namespace: target.metadata.id.namespace, name: rule.name)] else {
+                    continue
+                }
                 for match in group.matches where selects(rule, match) && matches(match, http) {
                     return match.name
                 }
@@ -179,7 +197,13 @@ extension Differential {
         }
 
         /// One TrafficTarget against one request, stage by stage (§7), granting by §3.
-        private func evaluate(_ target: TrafficTarget, source: ObjectID?, port: Int, transport: TransportProtocol, http: HTTPFacts?)
+        private func evaluate(
+            _ target: TrafficTarget,
+            source: ObjectID?,
+            port: Int,
+            transport: TransportProtocol,
+            http: HTTPFacts?
+        )
             -> TargetOutcome
         {
             // Stage 1: the source is one of T's sources.
@@ -242,12 +266,23 @@ extension Differential {
             let source = identity(request.source)
             var furthest: Stage?
             for target in targets where destination != nil && self.destination(of: target) == destination {
-                let outcome = evaluate(target, source: source, port: request.port, transport: request.transport, http: http)
+                let outcome = evaluate(
+                    target,
+                    source: source,
+                    port: request.port,
+                    transport: request.transport,
+                    http: http
+                )
                 switch outcome {
                 case .granted(let kind, let match):
                     trace.append("\(target.metadata.id): grants by \(kind.rawValue) \(match ?? "(L4)")")
                     return ExpectedAccess(
-                        allowed: true, reason: nil, trafficTarget: target.metadata.id.description, ruleKind: kind.rawValue, match: match)
+                        allowed: true,
+                        reason: nil,
+                        trafficTarget: target.metadata.id.description,
+                        ruleKind: kind.rawValue,
+                        match: match
+                    )
                 case .stopped(let stage):
                     trace.append("\(target.metadata.id): stops at \(stage.reason.rawValue)")
                     furthest = max(furthest ?? stage, stage)
@@ -299,7 +334,11 @@ extension Differential {
             // A trailing NUL keeps the buffer's base address non-nil for an empty subject.
             let bytes = Array(subject.utf8) + [0]
             let outcome = bytes.withUnsafeBytes {
-                regex.evaluate(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 1)]), validUTF8: false, scratch: scratch)
+                regex.evaluate(
+                    UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 1)]),
+                    validUTF8: false,
+                    scratch: scratch
+                )
             }
             switch outcome {
             case .match: return true
@@ -343,9 +382,15 @@ extension Differential {
 
         func split(_ request: SplitRequest) -> ExpectedSplit {
             trace = []
-            let rootAnswer = ExpectedSplit(backend: request.service, possible: [request.service], trafficSplit: .some(nil))
+            let rootAnswer = ExpectedSplit(
+                backend: request.service,
+                possible: [request.service],
+                trafficSplit: .some(nil)
+            )
             guard let root = identity(request.service) else { return rootAnswer }
-            let candidates = policy.splits.filter { self.root(of: $0) == root }.sorted { $0.metadata.id < $1.metadata.id }
+            let candidates = policy.splits.filter { self.root(of: $0) == root }.sorted {
+                $0.metadata.id < $1.metadata.id
+            }
             // Splits with matches first, in name order; then the first without matches.
             let chosen =
                 candidates.first { $0.matches != nil && applies($0, request) }
@@ -358,7 +403,10 @@ extension Differential {
 
             // Weights are relative; v1alpha1 quantities compare in milli-units.
             let weights: [(backend: ObjectID, weight: UInt64)] = split.backends.map { backend in
-                let id = ObjectID(namespace: split.metadata.id.namespace, name: Differential.serviceName(backend.written))
+                let id = ObjectID(
+                    namespace: split.metadata.id.namespace,
+                    name: Differential.serviceName(backend.written)
+                )
                 switch backend.weight {
                 case .integer(let value): return (id, UInt64(value))
                 case .quantity(let text): return (id, Differential.milliUnits(text))
@@ -379,7 +427,11 @@ extension Differential {
             guard let picked else { preconditionFailure("r is below the total") }
             // The root listed as its own backend: that share goes to the root; the answer names it.
             let possible = Set(weights.filter { $0.weight > 0 }.map(\.backend.description))
-            return ExpectedSplit(backend: picked.description, possible: possible, trafficSplit: .some(split.metadata.id.description))
+            return ExpectedSplit(
+                backend: picked.description,
+                possible: possible,
+                trafficSplit: .some(split.metadata.id.description)
+            )
         }
     }
 

@@ -32,7 +32,9 @@ extension Differential {
             var decoded: [UInt8] = []
             var i = 0
             while i < bytes.count {
-                if bytes[i] == ascii("%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
+                if bytes[i] == ascii("%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]),
+                    let low = hexValue(bytes[i + 2])
+                {
                     let value = high << 4 | low
                     decoded.append(contentsOf: isUnreserved(value) ? [value] : Array(bytes[i...(i + 2)]))
                     i += 3
@@ -87,7 +89,11 @@ extension Differential {
         func starts(_ prefix: String) -> Bool { input.starts(with: prefix.utf8) }
         func equals(_ text: String) -> Bool { input.elementsEqual(text.utf8) }
         func removeLastSegment() {
-            if let slash = output.lastIndex(of: ascii("/")) { output.removeSubrange(slash...) } else { output.removeAll() }
+            if let slash = output.lastIndex(of: ascii("/")) {
+                output.removeSubrange(slash...)
+            } else {
+                output.removeAll()
+            }
         }
         while !input.isEmpty {
             if starts("../") {
@@ -132,10 +138,12 @@ extension Differential {
     /// RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`.
     private static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
-            return byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "~")
+            return byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "~")
         }
     }
 }

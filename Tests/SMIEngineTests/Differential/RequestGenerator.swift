@@ -25,29 +25,35 @@ extension Differential {
 
         /// Whole request targets, many of them hostile (§5).
         static let fixedPaths = [
-            "/", "", "*", "api", "/api", "/api/v1/items/42", "/api/v12/items/x/y", "/metrics", "/metrics/x", "/v1/metrics",
+            "/", "", "*", "api", "/api", "/api/v1/items/42", "/api/v12/items/x/y", "/metrics", "/metrics/x",
+            "/v1/metrics",
             "/a", "/b", "/xz", "/yz", "/admin", "/Admin", "/ADMIN/x", "/health", "/healthz", "/items/1",
-            "/api/%2e%2e/metrics", "/%2e%2e/admin", "/public/%2E%2e/admin", "/a%2Fb", "/a%2fb", "/a%5cb", "/a%5Cb", "/a\\b",
+            "/api/%2e%2e/metrics", "/%2e%2e/admin", "/public/%2E%2e/admin", "/a%2Fb", "/a%2fb", "/a%5cb", "/a%5Cb",
+            "/a\\b",
             "//api", "/./api", "/../api", "/api/../metrics", "/a//../b", "/%41dmin", "/%61pi/v1/items/1", "/%zz", "/%4",
             "/%", "/a b", "/api?x=1", "/api#frag", "/metrics?a=%zz", "/x?../admin", "/a%00", "/a%20b", "/a%09", "/a%0A",
             "/a%7F", "/x\u{7F}", "/x\ty", "/caf\u{E9}", "/x\u{85}y", "/api/v1/items/%2e", "/api/v1/items/..", "/%252e",
             "/%2e", "/.", "/..", "/api/.", "/a/./b/../../metrics", "/api/v1//items//1", "/%7Eu", "/%2D%5F", "?q", "#f",
         ]
         static let segments = [
-            "api", "v1", "v2", "v10", "items", "42", "x", "metrics", "admin", "Admin", "ADMIN", "a", "b", "xz", "yz", "health",
+            "api", "v1", "v2", "v10", "items", "42", "x", "metrics", "admin", "Admin", "ADMIN", "a", "b", "xz", "yz",
+            "health",
             "public",
         ]
         static let hostileSegments = [
-            ".", "..", "%2e", "%2E%2e", "%41dmin", "%61pi", "", "%7Eu", "caf\u{E9}", "%2F", "%2f", "%5c", "%5C", "%00", "%zz",
+            ".", "..", "%2e", "%2E%2e", "%41dmin", "%61pi", "", "%7Eu", "caf\u{E9}", "%2F", "%2f", "%5c", "%5C", "%00",
+            "%zz",
             "%4", "a b", "%20", "%09", "%0A", "x\\y", "\u{7F}", "%252e", "%25", "%2e%2e%2f",
         ]
         static let suffixes = ["?q=1", "?x=%zz", "#frag", "?a#b", "?/../admin", "?a b", "#x\\y"]
 
         static let headerNames = [
-            "user-agent", "User-Agent", "USER-AGENT", "x-debug", "X-Debug", "authorized", "Authorized", "cookie", "accept",
+            "user-agent", "User-Agent", "USER-AGENT", "x-debug", "X-Debug", "authorized", "Authorized", "cookie",
+            "accept",
         ]
         static let headerValues = [
-            "Mozilla/5.0 Firefox/120.0", "Firefox", "Mozilla/5.0 Chrome/120.0", "curl/8.4", "t", "True", "true", "TRUE", "abc",
+            "Mozilla/5.0 Firefox/120.0", "Firefox", "Mozilla/5.0 Chrome/120.0", "curl/8.4", "t", "True", "true", "TRUE",
+            "abc",
             "abcd", "ABC", "", "42", "Firefox\r\nx-debug: abc", "a\u{0}b", "line\nbreak", "Firefox\r",
         ]
 
@@ -56,7 +62,9 @@ extension Differential {
         mutating func accessRequest() -> AccessRequest {
             // Mostly aimed at one TrafficTarget: its destination, one of its sources, its ports;
             // more often one that has sources and an HTTPRouteGroup rule, where most can happen.
-            let routed = policy.targets.filter { !$0.sources.isEmpty && $0.rules.contains { $0.kind == .httpRouteGroup } }
+            let routed = policy.targets.filter {
+                !$0.sources.isEmpty && $0.rules.contains { $0.kind == .httpRouteGroup }
+            }
             var target: TrafficTarget? = rng.chance(0.9) ? policy.targets.randomElement(using: &rng) : nil
             if rng.chance(0.5), let choice = routed.randomElement(using: &rng) { target = choice }
             var destination = rng.chance(0.8) ? rng.pick(universe.identities) : rng.pick(universe.strangers)
@@ -70,7 +78,10 @@ extension Differential {
                     focus += policy.groups.first { $0.metadata.id == id }?.matches ?? []
                 }
                 if rng.chance(0.9) {
-                    destination = ObjectID(namespace: target.destination.namespace ?? namespace, name: target.destination.name)
+                    destination = ObjectID(
+                        namespace: target.destination.namespace ?? namespace,
+                        name: target.destination.name
+                    )
                 }
                 if rng.chance(0.85), let subject = target.sources.randomElement(using: &rng) {
                     source = ObjectID(namespace: subject.namespace ?? namespace, name: subject.name)
@@ -86,12 +97,13 @@ extension Differential {
             }
             if rng.chance(0.05) { ports = [0, 1, 443, 8443, 65535] }
 
-            let transport: TransportProtocol
+            var transport: TransportProtocol
             switch rng.int(0...19) {
             case 0...12: transport = .http
             case 13...17: transport = .tcp
             default: transport = .udp
             }
+            if target?.rules.contains(where: { $0.kind == .udpRoute }) == true, rng.chance(0.3) { transport = .udp }
             return AccessRequest(
                 source: identityText(source),
                 destination: identityText(destination),
@@ -115,7 +127,9 @@ extension Differential {
         /// Paths that match, or nearly match, each path regex of the generator's pool.
         static let samplePaths: [String: [String]] = [
             "/api": ["/api", "/api/x", "/apis", "/v1/api", "/API"],
-            "/api/v[0-9]+/items/[^/]+": ["/api/v1/items/42", "/api/v12/items/x/y", "/api/vX/items/1", "/api/v1/items/", "/api/v2/items/a"],
+            "/api/v[0-9]+/items/[^/]+": [
+                "/api/v1/items/42", "/api/v12/items/x/y", "/api/vX/items/1", "/api/v1/items/", "/api/v2/items/a",
+            ],
             "/metrics": ["/metrics", "/metrics/x", "/v1/metrics", "/metric"],
             ".*": ["/", "/anything/at/all"],
             "": ["/", "/x"],
@@ -179,7 +193,9 @@ extension Differential {
             for _ in 0..<rng.pick([0, 1, 1, 2, 2, 3]) {
                 var name = rng.pick(Self.headerNames)
                 if let policyName = named.randomElement(using: &rng), rng.chance(0.6) {
-                    name = rng.chance(0.5) ? policyName : rng.chance(0.5) ? policyName.uppercased() : policyName.lowercased()
+                    name =
+                        rng.chance(0.5)
+                        ? policyName : rng.chance(0.5) ? policyName.uppercased() : policyName.lowercased()
                 }
                 headers.append(HTTPHeader(name, rng.pick(Self.headerValues)))
             }
@@ -198,7 +214,10 @@ extension Differential {
             focus = []
             var service = ObjectID(namespace: rng.pick(universe.namespaces), name: rng.pick(Universe.rootServices))
             if let split = policy.splits.randomElement(using: &rng), rng.chance(0.85) {
-                service = ObjectID(namespace: split.metadata.id.namespace, name: Differential.serviceName(split.service))
+                service = ObjectID(
+                    namespace: split.metadata.id.namespace,
+                    name: Differential.serviceName(split.service)
+                )
             }
             let entropy: UInt64
             switch rng.int(0...19) {
@@ -209,7 +228,9 @@ extension Differential {
             // §6 does not say what a rejected path does to a split's route match, so split requests
             // carry paths that normalization accepts (they may still need normalizing).
             var path = path(hostile: false)
-            if rng.chance(0.2) { path = rng.pick(["/api//v1/items/1", "/%61pi/v1/items/x", "/x/../metrics", "/metrics?x=1", "/%41dmin"]) }
+            if rng.chance(0.2) {
+                path = rng.pick(["/api//v1/items/1", "/%61pi/v1/items/x", "/x/../metrics", "/metrics?x=1", "/%41dmin"])
+            }
             return SplitRequest(
                 service: service.description,
                 entropy: entropy,
