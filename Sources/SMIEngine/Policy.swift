@@ -29,9 +29,9 @@ public final class Policy: Sendable {
     public let program: Program
     /// The normalized policy the program was compiled from (used to explain decisions).
     public let normalized: NormalizedPolicy
-    let executable: ExecutablePolicy
+    package let executable: ExecutablePolicy
     let options: PolicyOptions
-    private let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
+    package let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
 
     private init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
         do {
@@ -159,11 +159,14 @@ public final class Policy: Sendable {
 /// A thread's working memory for decisions. Create one per thread with
 /// ``Policy/makeScratch()``; it works with any policy.
 public final class DecisionScratch: @unchecked Sendable {
-    let raw: EvaluationScratch?
+    package let raw: EvaluationScratch?
+    /// This reader's hazard pointer for ``PolicyHolder``.
+    let hazard = HazardSlot()
     private var headerArena: [UInt8] = []
     private var headerViews: [RawHeader] = []
 
-    init() { raw = EvaluationScratch() }
+    /// Creates scratch (``Policy/makeScratch()`` does the same).
+    public init() { raw = EvaluationScratch() }
 
     /// The normalized path of the last HTTP decision made with this scratch.
     public var normalizedPath: String? { raw?.normalizedPath }
