@@ -184,10 +184,10 @@ public struct Program: Sendable, Hashable {
 /// linear probing, empty slots hold key `0xFFFF_FFFF`, at most half full.
 public enum SwitchTable {
     /// The key of an empty slot.
-    public static let emptyKey: UInt32 = .max
+    @inlinable public static var emptyKey: UInt32 { .max }
 
     /// The first probe slot of `key` in a table of `1 << log2` slots.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func slot(_ key: UInt32, log2: UInt32) -> UInt32 {
         log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 &- log2)
     }

@@ -34,8 +34,10 @@ struct Lowering {
     // MARK: HTTPRouteGroups
 
     private mutating func lower(_ group: HTTPRouteGroup) -> [NormalizedMatch] {
-        group.matches.enumerated().map { index, match in
-            let field = "matches[\(index)]"
+        // specs v1alpha1/2 keep `matches` at the top level, later versions under `spec`.
+        let prefix = group.origin.version.alpha <= 2 ? "matches" : "spec.matches"
+        return group.matches.enumerated().map { index, match in
+            let field = "\(prefix)[\(index)]"
             var path = match.pathRegex?.value
             if let regex = match.pathRegex {
                 check(regex, resource: group.origin.id, field: "\(field).pathRegex")

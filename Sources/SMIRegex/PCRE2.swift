@@ -85,6 +85,16 @@ enum PCRE2 {
         return pcre2_match_8(code, base, subject.count, 0, options, data, context)
     }
 
+    /// Runs one match through the JIT fast path, which skips PCRE2's argument and UTF-8
+    /// checks: only for JIT-compiled code and a subject known to be valid UTF-8.
+    @inline(__always)
+    static func jitMatch(
+        _ code: Code, _ subject: UnsafeRawBufferPointer, data: MatchData, context: MatchContext
+    ) -> Int32 {
+        let base = subject.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer<UInt8>(bitPattern: 1)
+        return pcre2_jit_match_8(code, base, subject.count, 0, 0, data, context)
+    }
+
     /// The mark of the last successful match, or nil.
     static func mark(_ data: MatchData) -> UnsafePointer<UInt8>? { pcre2_get_mark_8(data) }
 }

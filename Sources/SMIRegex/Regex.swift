@@ -117,9 +117,9 @@ public final class RegexScratch: @unchecked Sendable {
     let plainContext: PCRE2.MatchContext
     let calloutContext: PCRE2.MatchContext
     /// Set during a ``RegexSet`` match with checks; read by the callout.
-    unowned(unsafe) var checker: (any RegexAlternativeChecker)?
+    @exclusivity(unchecked) unowned(unsafe) var checker: (any RegexAlternativeChecker)?
     /// Set when any evaluation since the last ``resetBudgetFlag()`` hit a limit.
-    public private(set) var budgetExceeded = false
+    @exclusivity(unchecked) public private(set) var budgetExceeded = false
 
     /// Creates scratch with PCRE2's match limit and depth limit; nil if memory is exhausted.
     public init?(matchLimit: UInt32, depthLimit: UInt32) {

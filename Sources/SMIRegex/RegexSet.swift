@@ -152,8 +152,12 @@ public final class RegexSet: @unchecked Sendable {
                 let rc: Int32
                 if hasCallouts {
                     scratch.checker = checker
-                    rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.calloutContext)
+                    rc = validUTF8 && regex.isJITCompiled
+                        ? PCRE2.jitMatch(regex.code, subject, data: scratch.outerData, context: scratch.calloutContext)
+                        : PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.calloutContext)
                     scratch.checker = nil
+                } else if validUTF8 && regex.isJITCompiled {
+                    rc = PCRE2.jitMatch(regex.code, subject, data: scratch.outerData, context: scratch.plainContext)
                 } else {
                     rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
                 }
@@ -183,7 +187,9 @@ public final class RegexSet: @unchecked Sendable {
         _ branch: Branch, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
-        let rc = PCRE2.match(branch.regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
+        let rc = options == PCRE2.noUTFCheck && branch.regex.isJITCompiled
+            ? PCRE2.jitMatch(branch.regex.code, subject, data: scratch.outerData, context: scratch.plainContext)
+            : PCRE2.match(branch.regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
         guard scratch.record(rc) == .match else { return nil }
         if !branch.needsCheck || (checker?.accepts(alternative: branch.alternative) ?? false) {
             return branch.alternative

@@ -9,6 +9,69 @@ enum PathNormalizer {
     static func normalize(
         _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer
     ) -> Int? {
+        // Fast path: a path made only of plain characters and single slashes, with no segment
+        // starting with `.`, needs no step beyond the query cut: copy it.
+        if steps == .all, let end = plainLength(target) {
+            if end > 0, let from = target.baseAddress, let to = buffer.baseAddress {
+                to.copyMemory(from: from, byteCount: end)
+            }
+            return end
+        }
+        return normalizeInSteps(target, steps: steps, into: buffer)
+    }
+
+    /// The length up to the query when every step of the normalization would leave the path
+    /// unchanged, or nil when it needs the full treatment (or is rejected).
+    @inline(__always)
+    private static func plainLength(_ target: UnsafeRawBufferPointer) -> Int? {
+        guard let base = target.baseAddress, target.count > 0, base.load(as: UInt8.self) == UInt8(ascii: "/") else {
+            return nil
+        }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var previousSlash = true
+        var i = 1
+        while i < target.count {
+            let b = bytes[i]
+            switch plainClass(b) {
+            case .plain:
+                previousSlash = false
+            case .slash:
+                if previousSlash { return nil }
+                previousSlash = true
+            case .dot:
+                if previousSlash { return nil }
+            case .end:
+                return i
+            case .special:
+                return nil
+            }
+            i &+= 1
+        }
+        return i
+    }
+
+    private enum PlainClass { case plain, slash, dot, end, special }
+
+    @inline(__always)
+    private static func plainClass(_ b: UInt8) -> PlainClass {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"),
+            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+            UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+            UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"):
+            return .plain
+        case UInt8(ascii: "/"): return .slash
+        case UInt8(ascii: "."): return .dot
+        case UInt8(ascii: "?"), UInt8(ascii: "#"): return .end
+        default: return .special  // %, controls, space, backslash, non-ASCII, ...
+        }
+    }
+
+    /// Every enabled step, one after the other.
+    private static func normalizeInSteps(
+        _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer
+    ) -> Int? {
         var end = target.count
         if steps.contains(.stripQuery) {
             for i in 0..<target.count where target[i] == UInt8(ascii: "?") || target[i] == UInt8(ascii: "#") {

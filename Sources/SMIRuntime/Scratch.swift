@@ -5,17 +5,19 @@ import SMIRegex
 /// joined header values. Create one per thread (any policy may use it); never share one
 /// between threads. After the first decisions no decision allocates.
 public final class EvaluationScratch: RegexAlternativeChecker, @unchecked Sendable {
+    // Scratch belongs to one thread, so the dynamic exclusivity checks Swift would run on each
+    // access of these fields (about 150 instructions per decision) prove nothing: turned off.
     let regex: RegexScratch
-    private(set) var limits: (match: UInt32, depth: UInt32)
-    var path: UnsafeMutableRawBufferPointer
-    var pathLength = 0
-    var join: UnsafeMutableRawBufferPointer
-    var joinLength = 0
+    @exclusivity(unchecked) private(set) var limits: (match: UInt32, depth: UInt32)
+    @exclusivity(unchecked) var path: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) var pathLength = 0
+    @exclusivity(unchecked) var join: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) var joinLength = 0
 
     // The request being decided, read by `accepts` during a route-set match.
-    unowned(unsafe) var currentSet: ExecutableRouteSet?
-    var headers = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
-    var methodIndex: UInt32 = ExecutablePolicy.unknownName
+    @exclusivity(unchecked) unowned(unsafe) var currentSet: ExecutableRouteSet?
+    @exclusivity(unchecked) var headers = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+    @exclusivity(unchecked) var methodIndex: UInt32 = ExecutablePolicy.unknownName
 
     /// Creates scratch; nil when memory is exhausted.
     public init?() {
@@ -35,6 +37,12 @@ public final class EvaluationScratch: RegexAlternativeChecker, @unchecked Sendab
     public var normalizedPath: String? {
         guard pathLength > 0 else { return nil }
         return String(decoding: UnsafeRawBufferPointer(rebasing: path[0..<pathLength]), as: UTF8.self)
+    }
+
+    /// The normalized path bytes of the last HTTP decision (empty when none), valid until the
+    /// next decision with this scratch.
+    package var normalizedPathBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: path.baseAddress, count: pathLength)
     }
 
     func useLimits(match: UInt32, depth: UInt32) {
