@@ -20,6 +20,9 @@ let package = Package(
     products: [
         .library(name: "SMIEngine", targets: ["SMIEngine"]),
         .executable(name: "smi", targets: ["smi"]),
+        // The C ABI (include/smi_engine.h). scripts/build-lib.sh builds the deployable
+        // libsmiengine.so/.a (Swift runtime linked in, exports limited by include/smi_engine.map).
+        .library(name: "smiengine", type: .dynamic, targets: ["SMIEngineC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +48,17 @@ let package = Package(
             name: "SMIEngine",
             dependencies: ["SMIModel", "SMILoader", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIRegex"]
         ),
+        // The hand-written public header as a C module, so that Swift sees exactly the structs,
+        // constants and prototypes C callers see.
+        .target(
+            name: "CSMIEngine",
+            path: "include",
+            exclude: ["smi_engine.map", "smiengine.pc.in"],
+            sources: ["smi_engine_anchor.c"],
+            publicHeadersPath: "."
+        ),
+        // The only module with @c exports and raw C pointers (STYLE.md habit 8).
+        .target(name: "SMIEngineC", dependencies: ["CSMIEngine", "SMIEngine", "SMIRuntime", "SMIBytecode"]),
         .executableTarget(
             name: "smi",
             dependencies: [
@@ -63,6 +77,10 @@ let package = Package(
             name: "SMIEngineTests",
             dependencies: ["SMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMILoader", "SMIModel", "SMIRegex", "SMITestSupport"],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "SMIEngineCTests",
+            dependencies: ["SMIEngineC", "CSMIEngine", "SMIEngine", "SMITestSupport"]
         ),
     ]
 )

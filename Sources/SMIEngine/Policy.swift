@@ -3,6 +3,9 @@
 import SMIBytecode
 import SMICompiler
 import SMIRuntime
+import Synchronization
+
+private let nextPolicySerial = Atomic<UInt64>(0)
 
 /// A policy that failed to compile: every diagnostic found (errors, warnings and notes).
 public struct PolicyCompileError: Error, Sendable, CustomStringConvertible {
@@ -32,6 +35,9 @@ public final class Policy: Sendable {
     package let executable: ExecutablePolicy
     let options: PolicyOptions
     package let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
+    /// A number no other policy of this process carries (the C API's identity caches name
+    /// their policy by it; an address could be reused after a free).
+    package let serial: UInt64 = nextPolicySerial.add(1, ordering: .relaxed).newValue
 
     private init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
         do {

@@ -1,0 +1,204 @@
+import CSMIEngine
+import SMIEngine
+
+// MARK: Compiling
+
+/// The options a caller passed, or a status when they are malformed.
+private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<PolicyOptions, StatusError> {
+    var options = PolicyOptions()
+    guard let pointer else { return .success(options) }
+    // Read `size` alone first: the struct may be shorter than ours.
+    guard Int(pointer.pointee.size) >= MemoryLayout<smi_compile_options>.size else { return .failure(.invalid) }
+    let o = pointer.pointee
+    let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE
+    guard o.reserved == 0, o.flags & ~knownFlags == 0, o.normalization & ~SMI_NORMALIZE_ALL == 0 else {
+        return .failure(.invalid)
+    }
+    options.fullPathMatch = o.flags & SMI_COMPILE_FULL_PATH_MATCH != 0
+    options.allowCrossNamespaceDestinations = o.flags & SMI_COMPILE_ALLOW_CROSS_NAMESPACE != 0
+    options.normalization = PathNormalization(rawValue: o.normalization)
+    if o.match_limit != 0 { options.matchLimit = o.match_limit }
+    if o.depth_limit != 0 { options.depthLimit = o.depth_limit }
+    guard let domain = o.trust_domain.swiftString else { return .failure(.invalid) }
+    options.trustDomain = domain.isEmpty ? nil : domain
+    return .success(options)
+}
+
+/// A status as an error, for `Result`.
+struct StatusError: Error {
+    var status: smi_status
+    static let invalid = StatusError(status: SMI_ERROR_INVALID_ARGUMENT)
+}
+
+/// Compiles with `compile` and hands out the policy and diagnostics the way both compile entry
+/// points document.
+private func compileAndHandOut(
+    _ out: UnsafeMutablePointer<OpaquePointer?>, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ compile: () throws(PolicyCompileError) -> Policy
+) -> smi_status {
+    let policy: Policy
+    do {
+        policy = try compile()
+    } catch {
+        if let diagnostics { diagnostics.pointee = opaque(DiagnosticsHandle(error.diagnostics)) }
+        return SMI_ERROR_COMPILE
+    }
+    out.pointee = opaque(PolicyHandle(policy))
+    if let diagnostics { diagnostics.pointee = opaque(DiagnosticsHandle(policy.diagnostics)) }
+    return SMI_OK
+}
+
+@c @implementation
+public func smi_policy_compile(
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ sources: UnsafePointer<smi_source>?, _ count: Int, _ options: UnsafePointer<smi_compile_options>?
+) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = nil
+    diagnostics?.pointee = nil
+    guard count >= 0, count == 0 || sources != nil else { return SMI_ERROR_INVALID_ARGUMENT }
+    let parsed: PolicyOptions
+    switch policyOptions(options) {
+    case .success(let o): parsed = o
+    case .failure(let e): return e.status
+    }
+    let limits = LoaderLimits()
+    var list: [PolicySource] = []
+    list.reserveCapacity(count)
+    if let sources {
+        for i in 0..<count {
+            let s = sources[i]
+            guard let name = s.name.swiftString, let text = s.text.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
+            // Past the loader's size limit the loader reports `limit-exceeded`; one byte more than
+            // the limit is enough for that, so a huge buffer is not copied whole.
+            let kept = UnsafeRawBufferPointer(rebasing: text.prefix(limits.maxDocumentBytes + 1))
+            list.append(PolicySource(name: name, bytes: Array(kept)))
+        }
+    }
+    return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
+        try Policy.compile(sources: list, options: parsed, limits: limits)
+    }
+}
+
+@c @implementation
+public func smi_policy_compile_paths(
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ paths: UnsafePointer<smi_string>?, _ count: Int, _ options: UnsafePointer<smi_compile_options>?
+) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = nil
+    diagnostics?.pointee = nil
+    guard count >= 0, count == 0 || paths != nil else { return SMI_ERROR_INVALID_ARGUMENT }
+    let parsed: PolicyOptions
+    switch policyOptions(options) {
+    case .success(let o): parsed = o
+    case .failure(let e): return e.status
+    }
+    var list: [String] = []
+    list.reserveCapacity(count)
+    if let paths {
+        for i in 0..<count {
+            // A NUL inside a path would silently name another file: refused.
+            guard let bytes = paths[i].bytes, !bytes.contains(0) else { return SMI_ERROR_INVALID_ARGUMENT }
+            list.append(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+    return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
+        try Policy.compile(paths: list, options: parsed)
+    }
+}
+
+@c @implementation
+public func smi_policy_retain(_ policy: OpaquePointer?) -> OpaquePointer? {
+    guard case .handle(let h) = checkHandle(policy, .policy, as: PolicyHandle.self) else { return nil }
+    _ = h.retain()
+    return policy
+}
+
+@c @implementation
+public func smi_policy_release(_ policy: OpaquePointer?) {
+    guard case .handle(let h) = checkHandle(policy, .policy, as: PolicyHandle.self) else { return }
+    h.release()
+}
+
+// MARK: Diagnostics
+
+@c @implementation
+public func smi_diagnostics_count(_ diagnostics: OpaquePointer?) -> Int {
+    guard case .handle(let h) = checkHandle(diagnostics, .diagnostics, as: DiagnosticsHandle.self) else { return 0 }
+    return h._withUnsafeGuaranteedRef { $0.diagnostics.count }
+}
+
+@c @implementation
+public func smi_diagnostics_error_count(_ diagnostics: OpaquePointer?) -> Int {
+    guard case .handle(let h) = checkHandle(diagnostics, .diagnostics, as: DiagnosticsHandle.self) else { return 0 }
+    return h._withUnsafeGuaranteedRef { $0.errorCount }
+}
+
+@c @implementation
+public func smi_diagnostics_get(
+    _ diagnostics: OpaquePointer?, _ index: Int, _ out: UnsafeMutablePointer<smi_diagnostic>?
+) -> smi_status {
+    guard let out, Int(out.pointee.size) >= MemoryLayout<smi_diagnostic>.size else { return SMI_ERROR_INVALID_ARGUMENT }
+    let check = checkHandle(diagnostics, .diagnostics, as: DiagnosticsHandle.self)
+    guard case .handle(let h) = check else { return check.status }
+    return h._withUnsafeGuaranteedRef { d in
+        guard index >= 0, index < d.diagnostics.count else { return SMI_ERROR_OUT_OF_RANGE }
+        let diagnostic = d.diagnostics[index]
+        let base = index * DiagnosticsHandle.stringsPerDiagnostic
+        let severity: Int32
+        switch diagnostic.severity {
+        case .error: severity = SMI_SEVERITY_ERROR
+        case .warning: severity = SMI_SEVERITY_WARNING
+        case .note: severity = SMI_SEVERITY_NOTE
+        }
+        out.pointee.severity = severity
+        out.pointee.line = UInt32(clamping: diagnostic.location?.line ?? 0)
+        out.pointee.column = UInt32(clamping: diagnostic.location?.column ?? 0)
+        out.pointee.file = d.strings.string(base)
+        out.pointee.code = d.strings.string(base + 1)
+        out.pointee.resource = d.strings.string(base + 2)
+        out.pointee.field = d.strings.string(base + 3)
+        out.pointee.message = d.strings.string(base + 4)
+        out.pointee.text = d.strings.string(base + 5)
+        return SMI_OK
+    }
+}
+
+@c @implementation
+public func smi_diagnostics_free(_ diagnostics: OpaquePointer?) {
+    guard case .handle(let h) = checkHandle(diagnostics, .diagnostics, as: DiagnosticsHandle.self) else { return }
+    h.release()
+}
+
+// MARK: Scratch
+
+@c @implementation
+public func smi_scratch_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = nil
+    guard let scratch = ScratchHandle(DecisionScratch()) else { return SMI_ERROR_NO_MEMORY }
+    out.pointee = opaque(scratch)
+    return SMI_OK
+}
+
+@c @implementation
+public func smi_scratch_free(_ scratch: OpaquePointer?) {
+    guard case .handle(let h) = checkHandle(scratch, .scratch, as: ScratchHandle.self) else { return }
+    h.release()
+}
+
+// MARK: Identities
+
+@c @implementation
+public func smi_identity_resolve(_ out: UnsafeMutablePointer<smi_identity>?, _ policy: OpaquePointer?, _ name: smi_string) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = smi_identity(policy_tag: 0, index: UInt32.max, reserved: 0)
+    let check = checkHandle(policy, .policy, as: PolicyHandle.self)
+    guard case .handle(let h) = check else { return check.status }
+    guard let bytes = name.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
+    return h._withUnsafeGuaranteedRef { p in
+        out.pointee = smi_identity(policy_tag: p.tag, index: p.policy.executable.resolveIdentity(bytes), reserved: 0)
+        return SMI_OK
+    }
+}
