@@ -83,10 +83,15 @@ enum FileSystem {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                let length = bytes.firstIndex(of: 0) ?? bytes.count
-                return String(decoding: bytes[0..<length], as: UTF8.self)
+            // Read up to the NUL only: the bytes after it are not initialized (valgrind sees a
+            // whole-array copy and scan as reading them).
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { field -> String in
+                let size = MemoryLayout.size(ofValue: field.pointee)
+                return field.withMemoryRebound(to: UInt8.self, capacity: size) { bytes -> String in
+                    var length = 0
+                    while length < size, bytes[length] != 0 { length += 1 }
+                    return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                }
             }
             if name == "." || name == ".." { continue }
             names.append(name)
