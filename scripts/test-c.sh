@@ -228,7 +228,16 @@ no_toolchain() {
     # A bare environment: no LD_LIBRARY_PATH, a PATH without the toolchain.
     env -i PATH=/usr/bin:/bin "$decide" "$case01/policy.yaml" <"$requests" >"$work/bare.jsonl" &&
         cmp "$work/answers.jsonl" "$work/bare.jsonl" &&
-        env -i PATH=/usr/bin:/bin "$bin/arg_checks"
+        env -i PATH=/usr/bin:/bin "$bin/arg_checks" || return 1
+    # The toolchain moved away for real: an empty tmpfs over it, in a private mount namespace.
+    if [ "$toolchain" != / ] && unshare --mount true 2>/dev/null; then
+        echo "== with $toolchain hidden"
+        unshare --mount sh -c "mount -t tmpfs none '$toolchain' && test ! -e '$toolchain/usr/bin/swift' &&
+            env -i PATH=/usr/bin:/bin '$decide' '$case01/policy.yaml' <'$requests' >'$work/hidden.jsonl'" &&
+            cmp "$work/answers.jsonl" "$work/hidden.jsonl" && echo "same answers with the toolchain hidden"
+    else
+        echo "cannot make a private mount namespace here; checked ldd and a bare environment only"
+    fi
 }
 check no-toolchain no_toolchain
 

@@ -168,12 +168,9 @@ public final class RegexScratch: @unchecked Sendable {
         }
     }
 
+    /// Records that a regex that could have decided the outcome ran out of budget.
     @inline(__always)
-    func record(_ rc: Int32) -> RegexOutcome {
-        let result = RegexScratch.outcome(rc)
-        if result == .budgetExceeded { budgetExceeded = true }
-        return result
-    }
+    public func markBudgetExceeded() { budgetExceeded = true }
 
     /// Runs `regex` and records a budget overrun in ``budgetExceeded``.
     @inline(__always)

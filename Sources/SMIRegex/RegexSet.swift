@@ -1,10 +1,20 @@
 import CPCRE2
 
-/// Decides, for a ``RegexSet`` branch whose path matched, whether the branch's other
-/// conditions (headers) hold. Implemented by the runtime; called from inside the match.
+/// What a branch's other conditions say.
+public enum RegexCheck: Sendable, Hashable {
+    /// Every condition holds.
+    case accept
+    /// Some condition definitely fails.
+    case reject
+    /// No condition fails, but a regex among them ran out of budget: the branch could hold.
+    case unknown
+}
+
+/// Decides, for a ``RegexSet`` branch, whether the branch's other conditions (method, headers)
+/// hold. Implemented by the runtime; called from inside the match.
 public protocol RegexAlternativeChecker: AnyObject {
-    /// Whether alternative `index` (its pattern already matched) is accepted.
-    func accepts(alternative index: Int) -> Bool
+    /// The verdict of alternative `index`'s other conditions (its pattern is not re-checked).
+    func check(alternative index: Int) -> RegexCheck
 }
 
 /// One branch of a ``RegexSet``.
@@ -139,8 +149,12 @@ public final class RegexSet: @unchecked Sendable {
         }
     }
 
-    /// The first accepted branch for `subject`, or nil. A branch whose match hit the budget
-    /// counts as not matching, and ``RegexScratch/budgetExceeded`` is set.
+    /// The first accepted branch for `subject`, or nil.
+    ///
+    /// A branch whose regexes ran out of budget does not match (fail closed). The budget flag
+    /// (``RegexScratch/budgetExceeded``) is set only when such a branch could otherwise have
+    /// been chosen, that is when none of its other conditions definitely fails, so the flag does
+    /// not depend on the order in which conditions are evaluated.
     public func firstMatch(
         _ subject: UnsafeRawBufferPointer, validUTF8: Bool, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
@@ -190,11 +204,18 @@ public final class RegexSet: @unchecked Sendable {
         let rc = options == PCRE2.noUTFCheck && branch.regex.isJITCompiled
             ? PCRE2.jitMatch(branch.regex.code, subject, data: scratch.outerData, context: scratch.plainContext)
             : PCRE2.match(branch.regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
-        guard scratch.record(rc) == .match else { return nil }
-        if !branch.needsCheck || (checker?.accepts(alternative: branch.alternative) ?? false) {
+        let outcome = RegexScratch.outcome(rc)
+        if outcome == .noMatch { return nil }
+        let verdict: RegexCheck = branch.needsCheck ? (checker?.check(alternative: branch.alternative) ?? .reject) : .accept
+        switch (outcome, verdict) {
+        case (.match, .accept):
             return branch.alternative
+        case (.match, .unknown), (.budgetExceeded, .accept), (.budgetExceeded, .unknown):
+            scratch.markBudgetExceeded()
+            return nil
+        default:
+            return nil
         }
-        return nil
     }
 }
 
@@ -214,7 +235,15 @@ let regexSetCallout: PCRE2.CalloutFunction = { block, data in
     guard let block, let data, let mark = block.pointee.mark else { return 1 }
     let scratch = Unmanaged<RegexScratch>.fromOpaque(data).takeUnretainedValue()
     guard let checker = scratch.checker else { return 1 }
-    return checker.accepts(alternative: decodeMark(mark)) ? 0 : 1
+    switch checker.check(alternative: decodeMark(mark)) {
+    case .accept:
+        return 0
+    case .reject:
+        return 1
+    case .unknown:
+        scratch.markBudgetExceeded()
+        return 1
+    }
 }
 
 extension Regex {

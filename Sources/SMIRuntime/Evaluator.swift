@@ -130,9 +130,9 @@ extension ExecutablePolicy {
         // Without a (valid) path only matches without a path condition can hold.
         for (i, c) in program.routeSets[Int(condition.routeSet)].candidates.enumerated() where c.path == noIndex {
             scratch.currentSet = set
-            let ok = scratch.accepts(alternative: i)
+            let verdict = scratch.check(alternative: i)
             scratch.currentSet = nil
-            if ok { return true }
+            if verdict == .accept { return true }
         }
         return false
     }

@@ -71,15 +71,21 @@ public final class EvaluationScratch: RegexAlternativeChecker, @unchecked Sendab
 
     // MARK: Route candidate checks (called from inside PCRE2 through the callout)
 
-    public func accepts(alternative index: Int) -> Bool {
-        guard let set = currentSet, index < set.candidates.count else { return false }
+    public func check(alternative index: Int) -> RegexCheck {
+        guard let set = currentSet, index < set.candidates.count else { return .reject }
         let candidate = set.candidates[index]
-        if !candidate.methods.isEmpty && !candidate.methods.contains(methodIndex) { return false }
+        if !candidate.methods.isEmpty && !candidate.methods.contains(methodIndex) { return .reject }
+        // A definite failure of any header wins over a budget overrun of another.
+        var verdict = RegexCheck.accept
         for test in candidate.headers {
-            guard let value = headerValue(test.name) else { return false }
-            if regex.evaluate(test.regex, value, validUTF8: false) != .match { return false }
+            guard let value = headerValue(test.name) else { return .reject }
+            switch test.regex.evaluate(value, validUTF8: false, scratch: regex) {
+            case .match: continue
+            case .noMatch: return .reject
+            case .budgetExceeded: verdict = .unknown
+            }
         }
-        return true
+        return verdict
     }
 
     /// The request's value for the lowercase `name`: one header as is, several joined with

@@ -6,9 +6,9 @@ final class ListChecker: RegexAlternativeChecker {
     var accepted: Set<Int>
     var asked: [Int] = []
     init(_ accepted: Set<Int>) { self.accepted = accepted }
-    func accepts(alternative index: Int) -> Bool {
+    func check(alternative index: Int) -> RegexCheck {
         asked.append(index)
-        return accepted.contains(index)
+        return accepted.contains(index) ? .accept : .reject
     }
 }
 

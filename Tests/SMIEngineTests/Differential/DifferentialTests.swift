@@ -336,6 +336,7 @@ extension Differential {
         if options.fullPathMatch { flags.append("--full-path-match") }
         if options.allowCrossNamespaceDestinations { flags.append("--allow-cross-namespace") }
         if let trustDomain = options.trustDomain { flags.append("--trust-domain \(trustDomain)") }
+        if options.matchLimit != PolicyOptions().matchLimit { flags.append("--match-limit \(options.matchLimit)") }
         let steps: [(PathNormalization, String)] = [
             (.stripQuery, "strip-query"), (.rejectUnsafe, "reject-unsafe"), (.decodeUnreserved, "decode-unreserved"),
             (.mergeSlashes, "merge-slashes"), (.removeDotSegments, "remove-dot-segments"),
@@ -408,6 +409,7 @@ extension Differential {
         if options.fullPathMatch { parts.append("fullPathMatch") }
         if options.allowCrossNamespaceDestinations { parts.append("allowCrossNamespaceDestinations") }
         if let trustDomain = options.trustDomain { parts.append("trustDomain=\(trustDomain)") }
+        if options.matchLimit != PolicyOptions().matchLimit { parts.append("matchLimit=\(options.matchLimit)") }
         if options.normalization != .all {
             let names: [(PathNormalization, String)] = [
                 (.stripQuery, "stripQuery"), (.rejectUnsafe, "rejectUnsafe"), (.decodeUnreserved, "decodeUnreserved"),

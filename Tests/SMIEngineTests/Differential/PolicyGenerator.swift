@@ -35,6 +35,9 @@ extension Differential {
         /// Header value regexes; they must match the whole value.
         static let headerRegexes = [".*Firefox.*", "t|True", "abc", ".*", "curl/.*", "(?i)true", "[0-9]+"]
         static let headerNames = ["user-agent", "x-debug", "authorized", "cookie"]
+        /// Backtrack exponentially on `aaa…ab`; only used with a tight match limit.
+        static let slowRegex = "/(a|aa)+$"
+        static let slowHeaderRegex = "(a|aa)+$"
         static let methods = ["GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "*", "PROPFIND"]
 
         static func random(using rng: inout SplitMix64) -> Universe {
@@ -118,6 +121,10 @@ extension Differential {
             if rng.chance(0.12) { options.fullPathMatch = true }
             if rng.chance(0.08) { options.allowCrossNamespaceDestinations = true }
             if rng.chance(0.08) { options.trustDomain = "cluster.local" }
+            if rng.chance(0.1) {
+                // A tight regex budget, with catastrophic patterns in the pools (§7).
+                options.matchLimit = 500
+            }
             if rng.chance(0.08) {
                 let steps: [PathNormalization] = [
                     .stripQuery, .rejectUnsafe, .decodeUnreserved, .mergeSlashes, .removeDotSegments,
@@ -146,7 +153,12 @@ extension Differential {
                     headers: nil,
                     headerForm: rng.chance(0.5) ? .map : .list
                 )
-                if rng.chance(0.8) { match.pathRegex = rng.pick(Universe.pathRegexes) }
+                let tightBudget = policy.options.matchLimit < PolicyOptions().matchLimit
+                if rng.chance(0.8) {
+                    match.pathRegex = rng.pick(
+                        Universe.pathRegexes + (tightBudget ? [Universe.slowRegex, Universe.slowRegex] : [])
+                    )
+                }
                 switch rng.int(0...9) {
                 case 0...2: match.methods = nil
                 case 3: match.methods = []

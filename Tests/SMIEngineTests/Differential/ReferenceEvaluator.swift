@@ -67,6 +67,13 @@ extension Differential {
         }
     }
 
+    /// A route match's verdict. A regex out of budget does not match (fail closed, §7), but it
+    /// leaves the match `unknown` rather than `no`: a match that fails on another condition
+    /// anyway does not make the budget the reason of a deny, whatever order conditions run in.
+    enum Verdict {
+        case yes, no, unknown
+    }
+
     enum TargetOutcome {
         case granted(RouteKind, match: String?)
         case stopped(Stage)
@@ -82,7 +89,8 @@ extension Differential {
         private let targets: [TrafficTarget]
         private let scratch: RegexScratch
         private var regexes: [String: Regex] = [:]
-        /// Set when a regex ran out of budget during the current decision (§7).
+        /// Set when a selected match of a TrafficTarget that reached the route stage was left
+        /// `unknown` by a regex out of budget during the current decision (§7).
         private var budgetExceeded = false
         /// Per TrafficTarget naming the destination: how far it got (for failure reports).
         private(set) var trace: [String] = []
@@ -189,8 +197,15 @@ extension Differential {
                 guard let group = groups[ObjectID(namespace: target.metadata.id.namespace, name: rule.name)] else {
                     continue
                 }
-                for match in group.matches where selects(rule, match) && matches(match, http) {
-                    return match.name
+                for match in group.matches where selects(rule, match) {
+                    switch matches(match, http) {
+                    case .yes: return match.name
+                    case .no: continue
+                    case .unknown:
+                        // Fails closed; if the request ends denied, the budget is the reason (§7).
+                        budgetExceeded = true
+                        trace.append("\(target.metadata.id): match \(match.name) ran out of regex budget")
+                    }
                 }
             }
             return nil
@@ -296,30 +311,40 @@ extension Differential {
         // MARK: §4 HTTP route matches
 
         /// A match holds iff its path, method and header conditions all hold; absent ones hold.
-        func matches(_ match: HTTPMatch, _ http: HTTPFacts) -> Bool {
+        /// Any failing condition makes it `no`; else a regex out of budget makes it `unknown`.
+        func matches(_ match: HTTPMatch, _ http: HTTPFacts) -> Verdict {
+            var conditions: [Verdict] = []
             // Path: anchored at the start, open at the end (both ends under fullPathMatch). `""`
             // matches every path, as §4 says right after naming fullPathMatch; read here as under
             // either anchoring (anchored at both ends it would match no path at all).
-            if let pattern = match.pathRegex, !pattern.isEmpty,
-                !regexMatches(pattern, options.fullPathMatch ? .whole : .start, http.path)
-            {
-                return false
+            if let pattern = match.pathRegex, !pattern.isEmpty {
+                conditions.append(regexMatches(pattern, options.fullPathMatch ? .whole : .start, http.path))
             }
             // Methods: case-sensitive tokens; `*` anywhere means any; an empty list is no list.
-            if let methods = match.methods, !methods.isEmpty, !methods.contains("*"), !methods.contains(http.method) {
-                return false
+            if let methods = match.methods, !methods.isEmpty, !methods.contains("*") {
+                conditions.append(methods.contains(http.method) ? .yes : .no)
             }
             // Headers: names case-insensitive; the regex must match the whole value; a missing
             // header, or a value holding NUL, CR or LF, never matches.
             for condition in match.headers ?? [] {
-                guard let value = http.headers[Differential.asciiLowercased(condition.name)] else { return false }
-                if value.utf8.contains(where: { $0 == 0 || $0 == 0x0D || $0 == 0x0A }) { return false }
-                if !regexMatches(condition.valueRegex, .whole, value) { return false }
+                if let value = http.headers[Differential.asciiLowercased(condition.name)],
+                    !value.utf8.contains(where: { $0 == 0 || $0 == 0x0D || $0 == 0x0A })
+                {
+                    conditions.append(regexMatches(condition.valueRegex, .whole, value))
+                } else {
+                    conditions.append(.no)
+                }
             }
-            return true
+            if conditions.contains(.no) {
+                if conditions.contains(.unknown) {
+                    trace.append("match \(match.name): a regex ran out of budget, but another condition fails")
+                }
+                return .no
+            }
+            return conditions.contains(.unknown) ? .unknown : .yes
         }
 
-        private func regexMatches(_ pattern: String, _ anchoring: RegexAnchoring, _ subject: String) -> Bool {
+        private func regexMatches(_ pattern: String, _ anchoring: RegexAnchoring, _ subject: String) -> Verdict {
             let key = (anchoring == .whole ? "whole:" : "start:") + pattern
             let regex: Regex
             if let cached = regexes[key] {
@@ -341,11 +366,9 @@ extension Differential {
                 )
             }
             switch outcome {
-            case .match: return true
-            case .noMatch: return false
-            case .budgetExceeded:
-                budgetExceeded = true
-                return false
+            case .match: return .yes
+            case .noMatch: return .no
+            case .budgetExceeded: return .unknown
             }
         }
 
@@ -368,7 +391,8 @@ extension Differential {
                         case .path(let normalized) = normalize(path, steps: options.normalization)
                     else { continue }
                     let http = HTTPFacts(method: request.method ?? "", path: normalized, headers: request.headers)
-                    if group.matches.contains(where: { matches($0, http) }) { return true }
+                    // A match out of regex budget does not match (fail closed).
+                    if group.matches.contains(where: { matches($0, http) == .yes }) { return true }
                 case .tcpRoute:
                     guard let route = tcpRoutes[id] else { continue }
                     guard let listed = route.listedPorts else { return true }

@@ -26,24 +26,21 @@ extension Differential {
         /// Whole request targets, many of them hostile (§5).
         static let fixedPaths = [
             "/", "", "*", "api", "/api", "/api/v1/items/42", "/api/v12/items/x/y", "/metrics", "/metrics/x",
-            "/v1/metrics",
-            "/a", "/b", "/xz", "/yz", "/admin", "/Admin", "/ADMIN/x", "/health", "/healthz", "/items/1",
+            "/v1/metrics", "/a", "/b", "/xz", "/yz", "/admin", "/Admin", "/ADMIN/x", "/health", "/healthz", "/items/1",
             "/api/%2e%2e/metrics", "/%2e%2e/admin", "/public/%2E%2e/admin", "/a%2Fb", "/a%2fb", "/a%5cb", "/a%5Cb",
-            "/a\\b",
-            "//api", "/./api", "/../api", "/api/../metrics", "/a//../b", "/%41dmin", "/%61pi/v1/items/1", "/%zz", "/%4",
-            "/%", "/a b", "/api?x=1", "/api#frag", "/metrics?a=%zz", "/x?../admin", "/a%00", "/a%20b", "/a%09", "/a%0A",
-            "/a%7F", "/x\u{7F}", "/x\ty", "/caf\u{E9}", "/x\u{85}y", "/api/v1/items/%2e", "/api/v1/items/..", "/%252e",
-            "/%2e", "/.", "/..", "/api/.", "/a/./b/../../metrics", "/api/v1//items//1", "/%7Eu", "/%2D%5F", "?q", "#f",
+            "/a\\b", "//api", "/./api", "/../api", "/api/../metrics", "/a//../b", "/%41dmin", "/%61pi/v1/items/1",
+            "/%zz", "/%4", "/%", "/a b", "/api?x=1", "/api#frag", "/metrics?a=%zz", "/x?../admin", "/a%00", "/a%20b",
+            "/a%09", "/a%0A", "/a%7F", "/x\u{7F}", "/x\ty", "/caf\u{E9}", "/x\u{85}y", "/api/v1/items/%2e",
+            "/api/v1/items/..", "/%252e", "/%2e", "/.", "/..", "/api/.", "/a/./b/../../metrics", "/api/v1//items//1",
+            "/%7Eu", "/%2D%5F", "?q", "#f",
         ]
         static let segments = [
             "api", "v1", "v2", "v10", "items", "42", "x", "metrics", "admin", "Admin", "ADMIN", "a", "b", "xz", "yz",
-            "health",
-            "public",
+            "health", "public",
         ]
         static let hostileSegments = [
-            ".", "..", "%2e", "%2E%2e", "%41dmin", "%61pi", "", "%7Eu", "caf\u{E9}", "%2F", "%2f", "%5c", "%5C", "%00",
-            "%zz",
-            "%4", "a b", "%20", "%09", "%0A", "x\\y", "\u{7F}", "%252e", "%25", "%2e%2e%2f",
+            ".", "..", "%2e", "%2E%2e", "%41dmin", "%61pi", "", "%7Eu", "caf\u{E9}", "%2F", "%2f", "%5c", "%5C",
+            "%00", "%zz", "%4", "a b", "%20", "%09", "%0A", "x\\y", "\u{7F}", "%252e", "%25", "%2e%2e%2f",
         ]
         static let suffixes = ["?q=1", "?x=%zz", "#frag", "?a#b", "?/../admin", "?a b", "#x\\y"]
 
@@ -52,9 +49,9 @@ extension Differential {
             "accept",
         ]
         static let headerValues = [
-            "Mozilla/5.0 Firefox/120.0", "Firefox", "Mozilla/5.0 Chrome/120.0", "curl/8.4", "t", "True", "true", "TRUE",
-            "abc",
-            "abcd", "ABC", "", "42", "Firefox\r\nx-debug: abc", "a\u{0}b", "line\nbreak", "Firefox\r",
+            "Mozilla/5.0 Firefox/120.0", "Firefox", "Mozilla/5.0 Chrome/120.0", "curl/8.4", "t", "True", "true",
+            "TRUE", "abc", "abcd", "ABC", "", "42", "Firefox\r\nx-debug: abc", "a\u{0}b", "line\nbreak", "Firefox\r",
+            String(repeating: "a", count: 30) + "b", "aaaa",
         ]
 
         // MARK: Access
@@ -138,6 +135,9 @@ extension Differential {
             "(?i)/Admin": ["/admin", "/ADMIN/x", "/Admin", "/adm"],
             "/health$": ["/health", "/health/", "/healthz"],
             "/items/.*": ["/items/", "/items/1", "/items", "/items/a/b"],
+            Universe.slowRegex: [
+                "/" + String(repeating: "a", count: 30) + "b", "/aaaa", "/b", "/" + String(repeating: "a", count: 30),
+            ],
         ]
 
         /// A request target: mostly near the policy's path regexes, sometimes random segments,
@@ -193,9 +193,7 @@ extension Differential {
             for _ in 0..<rng.pick([0, 1, 1, 2, 2, 3]) {
                 var name = rng.pick(Self.headerNames)
                 if let policyName = named.randomElement(using: &rng), rng.chance(0.6) {
-                    name =
-                        rng.chance(0.5)
-                        ? policyName : rng.chance(0.5) ? policyName.uppercased() : policyName.lowercased()
+                    name = rng.pick([policyName, policyName.uppercased(), policyName.lowercased()])
                 }
                 headers.append(HTTPHeader(name, rng.pick(Self.headerValues)))
             }
