@@ -63,6 +63,22 @@ public final class RegexSet: @unchecked Sendable {
     }
 
     let segments: [Segment]
+    /// The segments as plain data for the match loop (no reference counting per step); the
+    /// `Regex` objects in `segments` own the code they point at.
+    private let steps: UnsafeMutableBufferPointer<Step>
+    private let fallbacks: UnsafeMutableBufferPointer<Step>
+
+    struct Step {
+        var code: PCRE2.Code
+        var jit: Bool
+        var merged: Bool
+        var hasCallouts: Bool
+        var needsCheck: Bool
+        var alternative: Int
+        var fallbackStart: Int
+        var fallbackCount: Int
+    }
+
     /// The number of branches.
     public let count: Int
     /// The number of PCRE2 programs the set compiled to.
@@ -139,6 +155,34 @@ public final class RegexSet: @unchecked Sendable {
         self.segments = segments
         self.count = alternatives.count
         self.codeSize = size
+        var steps: [Step] = []
+        var fallbacks: [Step] = []
+        for segment in segments {
+            switch segment {
+            case .merged(let regex, let hasCallouts, let branches):
+                steps.append(Step(
+                    code: regex.code, jit: regex.isJITCompiled, merged: true, hasCallouts: hasCallouts,
+                    needsCheck: false, alternative: 0, fallbackStart: fallbacks.count, fallbackCount: branches.count))
+                for b in branches { fallbacks.append(Self.step(b)) }
+            case .single(let branch):
+                steps.append(Self.step(branch))
+            }
+        }
+        self.steps = .allocate(capacity: max(steps.count, 1))
+        _ = self.steps.initialize(from: steps)
+        self.fallbacks = .allocate(capacity: max(fallbacks.count, 1))
+        _ = self.fallbacks.initialize(from: fallbacks)
+    }
+
+    deinit {
+        steps.deallocate()
+        fallbacks.deallocate()
+    }
+
+    private static func step(_ b: Branch) -> Step {
+        Step(
+            code: b.regex.code, jit: b.regex.isJITCompiled, merged: false, hasCallouts: false,
+            needsCheck: b.needsCheck, alternative: b.alternative, fallbackStart: 0, fallbackCount: 0)
     }
 
     private static func single(_ pattern: String, index: Int, anchoring: RegexAnchoring, jit: Bool) throws(RegexSetError) -> Regex {
@@ -160,36 +204,31 @@ public final class RegexSet: @unchecked Sendable {
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
         let options = validUTF8 ? PCRE2.noUTFCheck : 0
-        for segment in segments {
-            switch segment {
-            case .merged(let regex, let hasCallouts, let branches):
-                let rc: Int32
-                if hasCallouts {
-                    scratch.checker = checker
-                    rc = validUTF8 && regex.isJITCompiled
-                        ? PCRE2.jitMatch(regex.code, subject, data: scratch.outerData, context: scratch.calloutContext)
-                        : PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.calloutContext)
-                    scratch.checker = nil
-                } else if validUTF8 && regex.isJITCompiled {
-                    rc = PCRE2.jitMatch(regex.code, subject, data: scratch.outerData, context: scratch.plainContext)
-                } else {
-                    rc = PCRE2.match(regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
-                }
-                switch RegexScratch.outcome(rc) {
-                case .match:
-                    if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
-                case .noMatch:
-                    break
-                case .budgetExceeded:
-                    for branch in branches {
-                        if let winner = Self.evaluate(branch, subject, options: options, scratch: scratch, checker: checker) {
-                            return winner
-                        }
-                    }
-                }
-            case .single(let branch):
-                if let winner = Self.evaluate(branch, subject, options: options, scratch: scratch, checker: checker) {
+        let steps = self.steps
+        for i in 0..<steps.count {
+            let step = steps[i]
+            guard step.merged else {
+                if let winner = Self.evaluate(step, subject, options: options, scratch: scratch, checker: checker) {
                     return winner
+                }
+                continue
+            }
+            let context = step.hasCallouts ? scratch.calloutContext : scratch.plainContext
+            if step.hasCallouts { scratch.checker = checker }
+            let rc = validUTF8 && step.jit
+                ? PCRE2.jitMatch(step.code, subject, data: scratch.outerData, context: context)
+                : PCRE2.match(step.code, subject, options: options, data: scratch.outerData, context: context)
+            if step.hasCallouts { scratch.checker = nil }
+            switch RegexScratch.outcome(rc) {
+            case .match:
+                if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
+            case .noMatch:
+                break
+            case .budgetExceeded:
+                for k in step.fallbackStart..<(step.fallbackStart + step.fallbackCount) {
+                    if let winner = Self.evaluate(fallbacks[k], subject, options: options, scratch: scratch, checker: checker) {
+                        return winner
+                    }
                 }
             }
         }
@@ -198,12 +237,12 @@ public final class RegexSet: @unchecked Sendable {
 
     @inline(__always)
     private static func evaluate(
-        _ branch: Branch, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
+        _ branch: Step, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
-        let rc = options == PCRE2.noUTFCheck && branch.regex.isJITCompiled
-            ? PCRE2.jitMatch(branch.regex.code, subject, data: scratch.outerData, context: scratch.plainContext)
-            : PCRE2.match(branch.regex.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
+        let rc = options == PCRE2.noUTFCheck && branch.jit
+            ? PCRE2.jitMatch(branch.code, subject, data: scratch.outerData, context: scratch.plainContext)
+            : PCRE2.match(branch.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
         let outcome = RegexScratch.outcome(rc)
         if outcome == .noMatch { return nil }
         let verdict: RegexCheck = branch.needsCheck ? (checker?.check(alternative: branch.alternative) ?? .reject) : .accept

@@ -5,7 +5,7 @@ extension ExecutablePolicy {
     /// Decides an access request (SEMANTICS.md §3–§7). Takes no lock and, once `scratch` has
     /// grown to the request's size, allocates nothing.
     public func decide(_ query: AccessQuery, scratch: EvaluationScratch) -> AccessResult {
-        scratch.useLimits(match: program.options.matchLimit, depth: program.options.depthLimit)
+        scratch.useLimits(match: matchLimit, depth: depthLimit)
         scratch.regex.resetBudgetFlag()
         scratch.pathLength = 0
         if query.proto == .http {
@@ -17,25 +17,46 @@ extension ExecutablePolicy {
             scratch.headers = query.headers
             scratch.methodIndex = methods.lookup(query.method)
         }
-        return code.withUnsafeBufferPointer { code in
-            tables.withUnsafeBufferPointer { tables in
-                run(from: Int(program.accessEntry), code, tables, scratch: scratch) { op, operand in
-                    switch op {
-                    case .switchDestination: return query.destination
-                    case .switchSource: return query.source
-                    case .switchProtocol: return query.proto.rawValue
-                    case .switchPort: return query.port
-                    case .switchMethod: return scratch.methodIndex
-                    default: return ExecutablePolicy.unknownName
-                    }
+        // Verified programs only jump forward and end in a terminator, so this loop ends.
+        let code = self.code
+        var pc = accessEntry
+        while true {
+            let word = code[pc]
+            switch UInt8(truncatingIfNeeded: word) {
+            case Opcode.switchDestination.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: query.destination) ?? pc &+ 2
+            case Opcode.switchSource.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: query.source) ?? pc &+ 2
+            case Opcode.switchProtocol.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: query.proto.rawValue) ?? pc &+ 2
+            case Opcode.switchPort.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: query.port) ?? pc &+ 2
+            case Opcode.switchMethod.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: scratch.methodIndex) ?? pc &+ 2
+            case Opcode.matchRoutes.rawValue:
+                let grant: UInt32? = routeSets[Int(code[pc &+ 1])]._withUnsafeGuaranteedRef { set in
+                    match(set, scratch: scratch).map { set.candidates[$0].grant }
                 }
+                if let grant { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
+                pc &+= 2
+            case Opcode.allow.rawValue:
+                return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc &+ 1])
+            case Opcode.deny.rawValue:
+                let reason = scratch.regex.budgetExceeded ? DenyCode.regexBudgetExceeded : (DenyCode(rawValue: code[pc &+ 1]) ?? .noRouteMatched)
+                return AccessResult(allowed: false, reason: reason, grant: noIndex)
+            case Opcode.jump.rawValue:
+                pc = Int(code[pc &+ 1])
+            default:
+                // SWITCH_SERVICE, SPLIT_WHEN, PICK, ROOT cannot be reached from the access entry
+                // of a compiled program; a hand-made one that does is denied.
+                return AccessResult(allowed: false, reason: .noRouteMatched, grant: noIndex)
             }
         }
     }
 
     /// The split decision for a root service (SEMANTICS.md §6).
     public func selectBackend(_ query: SplitQuery, scratch: EvaluationScratch) -> SplitResult {
-        scratch.useLimits(match: program.options.matchLimit, depth: program.options.depthLimit)
+        scratch.useLimits(match: matchLimit, depth: depthLimit)
         scratch.regex.resetBudgetFlag()
         scratch.pathLength = 0
         scratch.headers = query.headers
@@ -48,67 +69,27 @@ extension ExecutablePolicy {
                 pathKnown = true
             }
         }
-        return code.withUnsafeBufferPointer { code in
-            tables.withUnsafeBufferPointer { tables in
-                var pc = Int(program.splitEntry)
-                while true {
-                    let op = UInt8(truncatingIfNeeded: code[pc])
-                    switch op {
-                    case Opcode.switchService.rawValue:
-                        pc = lookup(tables, Int(code[pc + 1]), key: query.service) ?? pc + 2
-                    case Opcode.splitWhen.rawValue:
-                        let condition = program.splitConditions[Int(code[pc + 1])]
-                        if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
-                            pc += 3
-                        } else {
-                            pc = Int(code[pc + 2])
-                        }
-                    case Opcode.pick.rawValue:
-                        let backend = pick(tables, Int(code[pc + 1]), entropy: query.entropy)
-                        return SplitResult(backend: backend, split: code[pc + 2])
-                    case Opcode.jump.rawValue:
-                        pc = Int(code[pc + 1])
-                    default:
-                        // ROOT, and anything a split entry cannot meet in a verified program.
-                        return SplitResult(backend: noIndex, split: noIndex)
-                    }
-                }
-            }
-        }
-    }
-
-    // MARK: The access loop
-
-    @inline(__always)
-    private func run(
-        from entry: Int, _ code: UnsafeBufferPointer<UInt32>, _ tables: UnsafeBufferPointer<UInt32>,
-        scratch: EvaluationScratch, key: (Opcode, UInt32) -> UInt32
-    ) -> AccessResult {
-        // Verified programs only jump forward and end in a terminator, so this loop ends.
-        var pc = entry
+        let code = self.code
+        var pc = splitEntry
         while true {
-            let word = code[pc]
-            guard let op = Opcode(rawValue: UInt8(truncatingIfNeeded: word)) else {
-                return AccessResult(allowed: false, reason: .noRouteMatched, grant: noIndex)
-            }
-            switch op {
-            case .switchDestination, .switchSource, .switchProtocol, .switchPort, .switchMethod, .switchService:
-                pc = lookup(tables, Int(code[pc + 1]), key: key(op, 0)) ?? pc + 2
-            case .matchRoutes:
-                let set = routeSets[Int(code[pc + 1])]
-                if let winner = match(set, scratch: scratch) {
-                    return AccessResult(allowed: true, reason: .noRouteMatched, grant: set.candidates[winner].grant)
+            switch UInt8(truncatingIfNeeded: code[pc]) {
+            case Opcode.switchService.rawValue:
+                pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? pc &+ 2
+            case Opcode.splitWhen.rawValue:
+                let condition = program.splitConditions[Int(code[pc &+ 1])]
+                if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
+                    pc &+= 3
+                } else {
+                    pc = Int(code[pc &+ 2])
                 }
-                pc += 2
-            case .allow:
-                return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc + 1])
-            case .deny:
-                let reason = scratch.regex.budgetExceeded ? DenyCode.regexBudgetExceeded : (DenyCode(rawValue: code[pc + 1]) ?? .noRouteMatched)
-                return AccessResult(allowed: false, reason: reason, grant: noIndex)
-            case .jump:
-                pc = Int(code[pc + 1])
-            case .splitWhen, .pick, .answerRoot:
-                return AccessResult(allowed: false, reason: .noRouteMatched, grant: noIndex)
+            case Opcode.pick.rawValue:
+                let backend = pick(Int(code[pc &+ 1]), entropy: query.entropy)
+                return SplitResult(backend: backend, split: code[pc &+ 2])
+            case Opcode.jump.rawValue:
+                pc = Int(code[pc &+ 1])
+            default:
+                // ROOT, and anything a split entry cannot meet in a verified program.
+                return SplitResult(backend: noIndex, split: noIndex)
             }
         }
     }
@@ -125,7 +106,7 @@ extension ExecutablePolicy {
         if condition.anyPort { return true }
         if let port = query.port, condition.ports.contains(port) { return true }
         guard condition.routeSet != noIndex else { return false }
-        let set = routeSets[Int(condition.routeSet)]
+        let set = routeSets[Int(condition.routeSet)].takeUnretainedValue()
         if pathKnown { return match(set, scratch: scratch) != nil }
         // Without a (valid) path only matches without a path condition can hold.
         for (i, c) in program.routeSets[Int(condition.routeSet)].candidates.enumerated() where c.path == noIndex {
@@ -140,21 +121,24 @@ extension ExecutablePolicy {
     // MARK: Tables
 
     @inline(__always)
-    private func lookup(_ tables: UnsafeBufferPointer<UInt32>, _ offset: Int, key: UInt32) -> Int? {
+    private func lookup(_ offset: Int, key: UInt32) -> Int? {
+        let tables = self.tables
         let log2 = tables[offset]
-        let mask = (1 << Int(log2)) - 1
+        let mask = (1 &<< Int(log2)) &- 1
+        let base = offset &+ 2
         var slot = Int(SwitchTable.slot(key, log2: log2))
         while true {
-            let k = tables[offset + 2 + slot * 2]
+            let k = tables[base &+ slot &* 2]
             if k == SwitchTable.emptyKey { return nil }  // also ends the search for an unknown key
-            if k == key { return Int(tables[offset + 3 + slot * 2]) }
-            slot = (slot + 1) & mask
+            if k == key { return Int(tables[base &+ slot &* 2 &+ 1]) }
+            slot = (slot &+ 1) & mask
         }
     }
 
     /// r = high 64 bits of entropy × total; the first backend whose cumulative weight exceeds r.
     @inline(__always)
-    private func pick(_ tables: UnsafeBufferPointer<UInt32>, _ offset: Int, entropy: UInt64) -> UInt32 {
+    private func pick(_ offset: Int, entropy: UInt64) -> UInt32 {
+        let tables = self.tables
         let count = Int(tables[offset])
         let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
         let r = entropy.multipliedFullWidth(by: total).high

@@ -47,9 +47,17 @@ public final class ExecutablePolicy: @unchecked Sendable {
 
     /// The program this policy runs.
     public let program: Program
-    let code: [UInt32]
-    let tables: [UInt32]
-    let routeSets: [ExecutableRouteSet]
+    // The decision loop reads these through raw pointers: no array bounds or ownership work per
+    // instruction. They are copies owned by this object (freed in deinit); the verifier has
+    // checked every offset they will be read at.
+    let code: UnsafeMutableBufferPointer<UInt32>
+    let tables: UnsafeMutableBufferPointer<UInt32>
+    let routeSets: UnsafeMutableBufferPointer<Unmanaged<ExecutableRouteSet>>
+    private let routeSetStorage: [ExecutableRouteSet]
+    let accessEntry: Int
+    let splitEntry: Int
+    let matchLimit: UInt32
+    let depthLimit: UInt32
     let names: NameIndex
     let methods: NameIndex
     let trustDomain: [UInt8]?
@@ -64,8 +72,6 @@ public final class ExecutablePolicy: @unchecked Sendable {
             throw .verification(error)
         }
         self.program = program
-        code = program.code
-        tables = program.tables
         let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
         var sets: [ExecutableRouteSet] = []
         for set in program.routeSets {
@@ -92,12 +98,32 @@ public final class ExecutablePolicy: @unchecked Sendable {
                 throw .regex(pattern: alternatives[error.alternative].pattern, message: error.error.message)
             }
         }
-        routeSets = sets
+        routeSetStorage = sets
+        code = Self.copy(program.code)
+        tables = Self.copy(program.tables)
+        routeSets = .allocate(capacity: max(sets.count, 1))
+        for (i, set) in sets.enumerated() { routeSets[i] = Unmanaged.passUnretained(set) }
+        accessEntry = Int(program.accessEntry)
+        splitEntry = Int(program.splitEntry)
+        matchLimit = program.options.matchLimit
+        depthLimit = program.options.depthLimit
         names = NameIndex(program.names.map { program.string($0) ?? "" })
         methods = NameIndex(program.methods.map { program.string($0) ?? "" })
         trustDomain = program.options.trustDomain.map { Array($0.utf8) }
         normalization = program.options.normalization
         validUTF8Paths = program.options.normalization.contains(.rejectUnsafe)
+    }
+
+    deinit {
+        code.deallocate()
+        tables.deallocate()
+        routeSets.deallocate()
+    }
+
+    private static func copy(_ words: [UInt32]) -> UnsafeMutableBufferPointer<UInt32> {
+        let buffer = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(words.count, 1))
+        _ = buffer.initialize(from: words)
+        return buffer
     }
 
     // MARK: Identities

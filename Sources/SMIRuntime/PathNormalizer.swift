@@ -3,6 +3,22 @@ import SMIBytecode
 /// SEMANTICS.md §5: cut the query, reject unsafe paths, decode unreserved escapes, merge
 /// slashes, remove dot segments; each step can be turned off. Works in a caller buffer, in
 /// place, without allocating.
+/// Byte classes of the fast path: 0 plain (unreserved or a sub-delimiter, `:` or `@`),
+/// 1 `/`, 2 `.`, 3 `?` or `#`, 4 anything that needs the full treatment. Written once, then only
+/// read (hence `nonisolated(unsafe)`).
+nonisolated(unsafe) private let plainClasses: UnsafePointer<UInt8> = {
+    let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    table.initialize(repeating: 4, count: 256)
+    for b in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@".utf8) {
+        table[Int(b)] = 0
+    }
+    table[Int(UInt8(ascii: "/"))] = 1
+    table[Int(UInt8(ascii: "."))] = 2
+    table[Int(UInt8(ascii: "?"))] = 3
+    table[Int(UInt8(ascii: "#"))] = 3
+    return UnsafePointer(table)
+}()
+
 enum PathNormalizer {
     /// Normalizes `target` into `buffer` (which must hold at least `target.count` bytes);
     /// returns the normalized length, or nil when the path is rejected.
@@ -28,44 +44,27 @@ enum PathNormalizer {
             return nil
         }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let classes = plainClasses
         var previousSlash = true
         var i = 1
-        while i < target.count {
-            let b = bytes[i]
-            switch plainClass(b) {
-            case .plain:
+        let n = target.count
+        while i < n {
+            switch classes[Int(bytes[i])] {
+            case 0:  // plain
                 previousSlash = false
-            case .slash:
+            case 1:  // slash
                 if previousSlash { return nil }
                 previousSlash = true
-            case .dot:
+            case 2:  // dot
                 if previousSlash { return nil }
-            case .end:
+            case 3:  // ? or #: the query or fragment starts
                 return i
-            case .special:
+            default:  // %, controls, space, backslash, non-ASCII, ...
                 return nil
             }
             i &+= 1
         }
         return i
-    }
-
-    private enum PlainClass { case plain, slash, dot, end, special }
-
-    @inline(__always)
-    private static func plainClass(_ b: UInt8) -> PlainClass {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"),
-            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
-            UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
-            UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"):
-            return .plain
-        case UInt8(ascii: "/"): return .slash
-        case UInt8(ascii: "."): return .dot
-        case UInt8(ascii: "?"), UInt8(ascii: "#"): return .end
-        default: return .special  // %, controls, space, backslash, non-ASCII, ...
-        }
     }
 
     /// Every enabled step, one after the other.
