@@ -10,12 +10,12 @@ extension ExecutablePolicy {
         scratch.pathLength = 0
         if query.proto == .http {
             scratch.reservePath(query.target.count + 1)
-            guard let n = PathNormalizer.normalize(query.target, steps: normalization, into: scratch.path) else {
+            guard let n = PathNormalizer.normalize(query.target, steps: normalization, into: scratch.path, classes: plainClassTable) else {
                 return AccessResult(allowed: false, reason: .pathRejected, grant: noIndex)
             }
             scratch.pathLength = n
             scratch.headers = query.headers
-            scratch.methodIndex = methods.lookup(query.method)
+            scratch.methodIndex = methodIndex(query.method)
         }
         // Verified programs only jump forward and end in a terminator, so this loop ends.
         let code = self.code
@@ -60,7 +60,7 @@ extension ExecutablePolicy {
         scratch.regex.resetBudgetFlag()
         scratch.pathLength = 0
         scratch.headers = query.headers
-        scratch.methodIndex = query.method.map { methods.lookup($0) } ?? ExecutablePolicy.unknownName
+        scratch.methodIndex = query.method.map { methodIndex($0) } ?? ExecutablePolicy.unknownName
         var pathKnown = false
         if let target = query.target {
             scratch.reservePath(target.count + 1)

@@ -58,6 +58,11 @@ public final class ExecutablePolicy: @unchecked Sendable {
     let splitEntry: Int
     let matchLimit: UInt32
     let depthLimit: UInt32
+    /// The method index of each of the nine standard methods (``StandardMethod`` order), so the
+    /// usual methods need no hashing.
+    let standardMethods: UnsafeMutableBufferPointer<UInt32>
+    /// The path normalizer's byte classes, read here once instead of through a lazy global.
+    let plainClassTable = plainClasses
     let names: NameIndex
     let methods: NameIndex
     let trustDomain: [UInt8]?
@@ -107,8 +112,13 @@ public final class ExecutablePolicy: @unchecked Sendable {
         splitEntry = Int(program.splitEntry)
         matchLimit = program.options.matchLimit
         depthLimit = program.options.depthLimit
+        let methodIndex = NameIndex(program.methods.map { program.string($0) ?? "" })
+        standardMethods = .allocate(capacity: StandardMethod.allCases.count)
+        for m in StandardMethod.allCases {
+            standardMethods[Int(m.rawValue)] = Array(m.spelling.utf8).withUnsafeBytes { methodIndex.lookup($0) }
+        }
         names = NameIndex(program.names.map { program.string($0) ?? "" })
-        methods = NameIndex(program.methods.map { program.string($0) ?? "" })
+        methods = methodIndex
         trustDomain = program.options.trustDomain.map { Array($0.utf8) }
         normalization = program.options.normalization
         validUTF8Paths = program.options.normalization.contains(.rejectUnsafe)
@@ -118,6 +128,14 @@ public final class ExecutablePolicy: @unchecked Sendable {
         code.deallocate()
         tables.deallocate()
         routeSets.deallocate()
+        standardMethods.deallocate()
+    }
+
+    /// The method index of `method`, or ``unknownName``.
+    @inline(__always)
+    func methodIndex(_ method: UnsafeRawBufferPointer) -> UInt32 {
+        if let standard = StandardMethod(method) { return standardMethods[Int(standard.rawValue)] }
+        return methods.lookup(method)
     }
 
     private static func copy(_ words: [UInt32]) -> UnsafeMutableBufferPointer<UInt32> {

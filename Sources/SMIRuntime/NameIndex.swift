@@ -100,3 +100,47 @@ func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool
     }
     return true
 }
+
+/// The methods of RFC 9110 and RFC 5789 that the HTTPRouteGroup schema lists, recognized
+/// without hashing.
+enum StandardMethod: UInt8, CaseIterable {
+    case get, head, post, put, delete, patch, options, connect, trace
+
+    var spelling: String {
+        switch self {
+        case .get: return "GET"
+        case .head: return "HEAD"
+        case .post: return "POST"
+        case .put: return "PUT"
+        case .delete: return "DELETE"
+        case .patch: return "PATCH"
+        case .options: return "OPTIONS"
+        case .connect: return "CONNECT"
+        case .trace: return "TRACE"
+        }
+    }
+
+    @inline(__always)
+    init?(_ m: UnsafeRawBufferPointer) {
+        guard let p = m.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        @inline(__always) func is_(_ s: StaticString) -> Bool {
+            let q = s.utf8Start
+            for i in 0..<m.count where p[i] != q[i] { return false }
+            return true
+        }
+        switch m.count {
+        case 3:
+            if is_("GET") { self = .get } else if is_("PUT") { self = .put } else { return nil }
+        case 4:
+            if is_("POST") { self = .post } else if is_("HEAD") { self = .head } else { return nil }
+        case 5:
+            if is_("PATCH") { self = .patch } else if is_("TRACE") { self = .trace } else { return nil }
+        case 6:
+            if is_("DELETE") { self = .delete } else { return nil }
+        case 7:
+            if is_("OPTIONS") { self = .options } else if is_("CONNECT") { self = .connect } else { return nil }
+        default:
+            return nil
+        }
+    }
+}

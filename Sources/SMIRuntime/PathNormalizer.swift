@@ -6,7 +6,7 @@ import SMIBytecode
 /// Byte classes of the fast path: 0 plain (unreserved or a sub-delimiter, `:` or `@`),
 /// 1 `/`, 2 `.`, 3 `?` or `#`, 4 anything that needs the full treatment. Written once, then only
 /// read (hence `nonisolated(unsafe)`).
-nonisolated(unsafe) private let plainClasses: UnsafePointer<UInt8> = {
+nonisolated(unsafe) let plainClasses: UnsafePointer<UInt8> = {
     let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     table.initialize(repeating: 4, count: 256)
     for b in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@".utf8) {
@@ -23,11 +23,12 @@ enum PathNormalizer {
     /// Normalizes `target` into `buffer` (which must hold at least `target.count` bytes);
     /// returns the normalized length, or nil when the path is rejected.
     static func normalize(
-        _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer
+        _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer,
+        classes: UnsafePointer<UInt8> = plainClasses
     ) -> Int? {
         // Fast path: a path made only of plain characters and single slashes, with no segment
         // starting with `.`, needs no step beyond the query cut: copy it.
-        if steps == .all, let end = plainLength(target) {
+        if steps == .all, let end = plainLength(target, classes) {
             if end > 0, let from = target.baseAddress, let to = buffer.baseAddress {
                 to.copyMemory(from: from, byteCount: end)
             }
@@ -39,12 +40,11 @@ enum PathNormalizer {
     /// The length up to the query when every step of the normalization would leave the path
     /// unchanged, or nil when it needs the full treatment (or is rejected).
     @inline(__always)
-    private static func plainLength(_ target: UnsafeRawBufferPointer) -> Int? {
+    private static func plainLength(_ target: UnsafeRawBufferPointer, _ classes: UnsafePointer<UInt8>) -> Int? {
         guard let base = target.baseAddress, target.count > 0, base.load(as: UInt8.self) == UInt8(ascii: "/") else {
             return nil
         }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        let classes = plainClasses
         var previousSlash = true
         var i = 1
         let n = target.count
