@@ -15,6 +15,11 @@
 // stay Foundation-free so the embedded library stays small.
 import PackageDescription
 
+// The decision path's modules: scratch objects belong to one thread, so Swift's dynamic
+// exclusivity checks there (swift_beginAccess, about 90 instructions per decision) prove
+// nothing and are turned off. Static exclusivity checking stays on.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 let package = Package(
     name: "SMIEngine",
     products: [
@@ -23,6 +28,8 @@ let package = Package(
         // The C ABI (include/smi_engine.h). scripts/build-lib.sh builds the deployable
         // libsmiengine.so/.a (Swift runtime linked in, exports limited by include/smi_engine.map).
         .library(name: "smiengine", type: .dynamic, targets: ["SMIEngineC"]),
+        // Deterministic synthetic meshes for benchmarks (`smi generate`, Benchmarks/).
+        .library(name: "SMIGenerate", targets: ["SMIGenerate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,10 +47,10 @@ let package = Package(
         ),
         .target(name: "SMIModel"),
         .target(name: "SMILoader", dependencies: ["SMIModel", "CYAML"]),
-        .target(name: "SMIRegex", dependencies: ["CPCRE2"]),
+        .target(name: "SMIRegex", dependencies: ["CPCRE2"], swiftSettings: hotPath),
         .target(name: "SMIBytecode"),
         .target(name: "SMICompiler", dependencies: ["SMIModel", "SMIBytecode", "SMIRegex"]),
-        .target(name: "SMIRuntime", dependencies: ["SMIBytecode", "SMIRegex"]),
+        .target(name: "SMIRuntime", dependencies: ["SMIBytecode", "SMIRegex"], swiftSettings: hotPath),
         .target(
             name: "SMIEngine",
             dependencies: ["SMIModel", "SMILoader", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIRegex"]
@@ -59,10 +66,14 @@ let package = Package(
         ),
         // The only module with @c exports and raw C pointers (STYLE.md habit 8).
         .target(name: "SMIEngineC", dependencies: ["CSMIEngine", "SMIEngine", "SMIRuntime", "SMIBytecode"]),
+        // Synthetic meshes of any size with requests and their expected outcomes; depends on
+        // nothing, so the benchmarks and `smi generate` share it without the engine's internals.
+        .target(name: "SMIGenerate"),
         .executableTarget(
             name: "smi",
             dependencies: [
                 "SMIEngine",
+                "SMIGenerate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,6 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "SMILoaderTests", dependencies: ["SMILoader", "SMIModel", "SMITestSupport"]),
         .testTarget(name: "SMIRegexTests", dependencies: ["SMIRegex"]),
+        .testTarget(name: "SMIGenerateTests", dependencies: ["SMIGenerate", "SMIEngine"]),
         .testTarget(
             name: "SMIEngineTests",
             dependencies: ["SMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMILoader", "SMIModel", "SMIRegex", "SMITestSupport"],

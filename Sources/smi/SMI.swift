@@ -18,7 +18,8 @@ struct SMI: ParsableCommand {
                   --destination default/api-service --port 9090 --protocol http \\
                   --path /metrics
               smi disasm --policy policies/
+              smi generate --targets 1000 --seed 1 --out /tmp/mesh
             """,
-        subcommands: [Eval.self, Lint.self, Explain.self, Disasm.self]
+        subcommands: [Eval.self, Lint.self, Explain.self, Disasm.self, Generate.self]
     )
 }
