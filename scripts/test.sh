@@ -54,6 +54,10 @@ step python3 "$shared/realworld/check.py" .build/release/smi || true
 # The C ABI: library build and install, examples, hostile-argument tests under valgrind,
 # ASan and TSan, and the C example against `smi eval` on the shared cases.
 step env SMI_SHARED="$shared" scripts/test-c.sh || true
+# Benchmarks, as smoke runs only (N = 10 and 100, a few iterations): they must keep building,
+# decide correctly and allocate nothing per decision. Timing never gates CI.
+step scripts/bench-smoke.sh || true
+step scripts/bench-c.sh --smoke || true
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
