@@ -79,6 +79,11 @@ public final class ExecutablePolicy: @unchecked Sendable {
         self.program = program
         let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
         var sets: [ExecutableRouteSet] = []
+        // Route sets of different buckets often list the same patterns (the same group reached
+        // from several sources or methods): they share one compiled RegexSet, and equal header
+        // patterns share one Regex, which cuts regex memory and the cache lines a decision touches.
+        var sharedSets: [[RegexAlternative]: RegexSet] = [:]
+        var sharedHeaderRegexes: [String: Regex] = [:]
         for set in program.routeSets {
             var alternatives: [RegexAlternative] = []
             var candidates: [ExecutableRouteSet.Candidate] = []
@@ -89,16 +94,29 @@ public final class ExecutablePolicy: @unchecked Sendable {
                 var tests: [ExecutableRouteSet.HeaderTest] = []
                 for h in c.headers {
                     let source = program.string(h.pattern) ?? ""
+                    let name = Array((program.string(h.name) ?? "").utf8)
+                    if let regex = sharedHeaderRegexes[source] {
+                        tests.append(.init(name: name, regex: regex))
+                        continue
+                    }
                     do {
-                        tests.append(.init(name: Array((program.string(h.name) ?? "").utf8), regex: try Regex(source, anchoring: .whole)))
+                        let regex = try Regex(source, anchoring: .whole)
+                        sharedHeaderRegexes[source] = regex
+                        tests.append(.init(name: name, regex: regex))
                     } catch {
                         throw .regex(pattern: source, message: error.message)
                     }
                 }
                 candidates.append(.init(grant: c.grant, methods: c.methods, headers: tests))
             }
+            if let shared = sharedSets[alternatives] {
+                sets.append(ExecutableRouteSet(paths: shared, candidates: candidates))
+                continue
+            }
             do {
-                sets.append(ExecutableRouteSet(paths: try RegexSet(alternatives, anchoring: anchoring), candidates: candidates))
+                let paths = try RegexSet(alternatives, anchoring: anchoring)
+                sharedSets[alternatives] = paths
+                sets.append(ExecutableRouteSet(paths: paths, candidates: candidates))
             } catch {
                 throw .regex(pattern: alternatives[error.alternative].pattern, message: error.error.message)
             }
