@@ -15,7 +15,8 @@
 // stay Foundation-free so the embedded library stays small.
 import PackageDescription
 
-// The decision path's modules: scratch objects belong to one thread, so Swift's dynamic
+// The decision path's modules (and the facade, whose DecisionScratch is likewise one thread's):
+// scratch objects belong to one thread, so Swift's dynamic
 // exclusivity checks there (swift_beginAccess, about 90 instructions per decision) prove
 // nothing and are turned off. Static exclusivity checking stays on.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
@@ -53,7 +54,8 @@ let package = Package(
         .target(name: "SMIRuntime", dependencies: ["SMIBytecode", "SMIRegex"], swiftSettings: hotPath),
         .target(
             name: "SMIEngine",
-            dependencies: ["SMIModel", "SMILoader", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIRegex"]
+            dependencies: ["SMIModel", "SMILoader", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIRegex"],
+            swiftSettings: hotPath
         ),
         // The hand-written public header as a C module, so that Swift sees exactly the structs,
         // constants and prototypes C callers see.

@@ -104,16 +104,27 @@ public final class Policy: Sendable {
         guard (0...65535).contains(request.port) else {
             return AccessDecision(allowed: false, reason: .portNotAllowed, trafficTarget: nil, ruleKind: nil, match: nil)
         }
-        let result: AccessResult = withBytes(request.source) { source in
-            withBytes(request.destination) { destination in
-                withBytes(request.method) { method in
-                    withBytes(request.path) { path in
-                        scratch.withHeaders(request.headers) { headers in
+        // Locals, not the request, are captured below: capturing `request` in each nested closure
+        // copied the whole struct (and retained its strings) at every level.
+        var source = request.source
+        var destination = request.destination
+        var method = request.method
+        var path = request.path
+        let headers = request.headers
+        let port = UInt32(request.port)
+        let proto = request.transport.code
+        let executable = self.executable
+        let result: AccessResult = source.withUTF8 { source in
+            destination.withUTF8 { destination in
+                method.withUTF8 { method in
+                    path.withUTF8 { path in
+                        scratch.withHeaders(headers) { headers in
                             let query = AccessQuery(
-                                source: executable.resolveIdentity(source),
-                                destination: executable.resolveIdentity(destination),
-                                port: UInt32(request.port), proto: request.transport.code,
-                                method: method, target: path, headers: headers)
+                                source: executable.resolveIdentity(UnsafeRawBufferPointer(source)),
+                                destination: executable.resolveIdentity(UnsafeRawBufferPointer(destination)),
+                                port: port, proto: proto,
+                                method: UnsafeRawBufferPointer(method), target: UnsafeRawBufferPointer(path),
+                                headers: headers)
                             return executable.decide(query, scratch: raw)
                         }
                     }

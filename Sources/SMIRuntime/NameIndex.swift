@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Byte-string -> index lookup with no allocation per lookup: FNV-1a hashes over the UTF-8
 /// bytes, open addressing over a power-of-two table, names stored in one arena.
 final class NameIndex: @unchecked Sendable {
@@ -45,14 +51,34 @@ final class NameIndex: @unchecked Sendable {
 
     /// The index of `bytes`, or ``notFound``.
     func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        let count = bytes.count
         var h = NameIndex.seed
-        NameIndex.hash(bytes, into: &h)
-        return probe(h) { start, length in
-            guard length == bytes.count else { return false }
-            guard length > 0 else { return true }
-            return arena.withUnsafeBytes { a in
-                guard let base = a.baseAddress, let other = bytes.baseAddress else { return false }
-                return memoryEqual(base + start, other, length)
+        if let p = bytes.baseAddress {
+            for i in 0..<count { h = NameIndex.mix(h, p.load(fromByteOffset: i, as: UInt8.self)) }
+        }
+        return slots.withUnsafeBufferPointer { slots in
+            hashes.withUnsafeBufferPointer { hashes in
+                starts.withUnsafeBufferPointer { starts in
+                    arena.withUnsafeBytes { arena in
+                        var s = Int(truncatingIfNeeded: h) & mask
+                        while true {
+                            let entry = slots[s]
+                            if entry == 0 { return NameIndex.notFound }
+                            let i = Int(entry &- 1)
+                            if hashes[i] == h {
+                                let start = starts[i]
+                                if starts[i &+ 1] &- start == count
+                                    && (count == 0
+                                        || memcmp(arena.baseAddress.unsafelyUnwrappedOrNull + start,
+                                                  bytes.baseAddress.unsafelyUnwrappedOrNull, count) == 0)
+                                {
+                                    return UInt32(i)
+                                }
+                            }
+                            s = (s &+ 1) & mask
+                        }
+                    }
+                }
             }
         }
     }
