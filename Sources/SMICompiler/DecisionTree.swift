@@ -22,13 +22,6 @@ enum TreeNode: Hashable {
         default: return false
         }
     }
-
-    var isTerminal: Bool {
-        switch self {
-        case .deny, .allow, .pick, .root: return true
-        default: return false
-        }
-    }
 }
 
 struct SwitchCase: Hashable {

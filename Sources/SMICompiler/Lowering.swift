@@ -50,7 +50,7 @@ struct Lowering {
             var headers: [NormalizedHeader] = []
             for header in match.headers {
                 check(header.valueRegex, resource: group.origin.id, field: "\(field).headers.\(header.name)")
-                headers.append(NormalizedHeader(name: asciiLowercased(header.name), pattern: header.valueRegex.value))
+                headers.append(NormalizedHeader(name: header.name.asciiLowercased, pattern: header.valueRegex.value))
             }
             return NormalizedMatch(name: match.name, pathRegex: path, methods: methods, headers: headers, location: match.location)
         }
@@ -219,9 +219,4 @@ struct Lowering {
         }
         return result
     }
-}
-
-/// ASCII lowercase (header names are ASCII tokens).
-func asciiLowercased(_ s: String) -> String {
-    String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
 }

@@ -138,7 +138,7 @@ extension Policy {
             if outcome != .match { return "path \(path) does not match `\(pattern)`" }
         }
         for h in m.headers {
-            let values = r.headers.filter { asciiLower($0.name) == h.name }.map(\.value)
+            let values = r.headers.filter { $0.name.asciiLowercased == h.name }.map(\.value)
             guard !values.isEmpty else { return "header `\(h.name)` is absent" }
             var value = values.joined(separator: ", ")
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) { return "header `\(h.name)` holds NUL, CR or LF" }
@@ -149,9 +149,5 @@ extension Policy {
             if outcome != .match { return "header `\(h.name)` value does not match `\(h.pattern)`" }
         }
         return nil
-    }
-
-    private func asciiLower(_ s: String) -> String {
-        String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }

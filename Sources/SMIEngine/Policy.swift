@@ -142,13 +142,20 @@ public final class Policy: Sendable {
     /// The backend for a request to a root service (SEMANTICS.md §6).
     public func selectBackend(_ request: SplitRequest, scratch: DecisionScratch) -> SplitDecision {
         guard let raw = scratch.raw else { return SplitDecision(backend: request.service, trafficSplit: nil) }
-        let result: SplitResult = withBytes(request.service) { service in
-            withOptionalBytes(request.method) { method in
-                withOptionalBytes(request.path) { path in
-                    scratch.withHeaders(request.headers) { headers in
-                        let port = request.port.flatMap { (0...65535).contains($0) ? UInt32($0) : nil }
+        // Locals, not the request, are captured below (see decide(_:scratch:)).
+        let service = request.service
+        let method = request.method
+        let path = request.path
+        let headers = request.headers
+        let entropy = request.entropy
+        let port = request.port.flatMap { (0...65535).contains($0) ? UInt32($0) : nil }
+        let executable = self.executable
+        let result: SplitResult = withBytes(service) { service in
+            withOptionalBytes(method) { method in
+                withOptionalBytes(path) { path in
+                    scratch.withHeaders(headers) { headers in
                         let query = SplitQuery(
-                            service: executable.resolveName(service), entropy: request.entropy,
+                            service: executable.resolveName(service), entropy: entropy,
                             method: method, target: path, headers: headers, port: port)
                         return executable.selectBackend(query, scratch: raw)
                     }

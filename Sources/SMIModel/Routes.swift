@@ -68,3 +68,11 @@ public struct PortRoute: Sendable, Hashable {
     /// Whether the route covers every port.
     public var coversAllPorts: Bool { ports.isEmpty }
 }
+
+extension String {
+    /// The string with ASCII `A`–`Z` lowered: header names are ASCII tokens and compare
+    /// case-insensitively.
+    public var asciiLowercased: String {
+        String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+}
