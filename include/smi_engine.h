@@ -336,7 +336,13 @@ smi_status smi_policy_decide_access(smi_access_decision *out, const smi_policy *
 
 /** "Which backend?" for a request to a root service. Set `size` to sizeof(smi_split_request).
  *  The same entropy and policy always pick the same backend; uniformly random entropy follows
- *  the weights. method, target, headers and port matter only for splits with matches. */
+ *  the weights. method, target, headers and port matter only for splits with matches.
+ *
+ *  `service_cache` (optional) works like smi_access_request's identity caches: a proxy keeps one
+ *  per upstream; when the deciding policy resolved it, `service` is not hashed, otherwise the
+ *  name is resolved and written back. `service` is always required (it is the answer when no
+ *  split applies). A caller built against a header without `service_cache` passes a smaller
+ *  `size` (SMI_SPLIT_REQUEST_SIZE_V0) and the field is not read. */
 typedef struct smi_split_request {
     uint32_t size;
     uint32_t flags;               /* SMI_SPLIT_HAS_* */
@@ -348,7 +354,11 @@ typedef struct smi_split_request {
     size_t header_count;
     uint32_t port;
     uint32_t reserved;            /* must be 0 */
+    smi_identity *service_cache;  /* may be NULL; not shared by threads deciding at the same time */
 } smi_split_request;
+
+/** The size of smi_split_request before `service_cache` was added (still accepted). */
+#define SMI_SPLIT_REQUEST_SIZE_V0 (offsetof(smi_split_request, service_cache))
 
 /** A split decision. Set `size` to sizeof(smi_split_decision). `backend` is borrowed from the
  *  policy, or is request->service itself when no split applies; `traffic_split` names the

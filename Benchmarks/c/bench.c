@@ -13,7 +13,8 @@
  *
  *   engine  smi_policy_compile_paths(DIR/policy), one scratch, each distinct identity resolved
  *           once into an smi_identity (as a proxy does per connection), then
- *           smi_policy_decide_access / smi_policy_select_backend per request.
+ *           smi_policy_decide_access / smi_policy_select_backend per request (a split request
+ *           carries the root service's resolved cache, as a proxy keeps one per upstream).
  *   floor   what no engine can beat: one hash lookup of (source, destination, port) with
  *           identities interned to integers beforehand, giving the first applicable rule's
  *           compiled path regex, then one pcre2_jit_match on the raw path (no normalization), plus
@@ -518,6 +519,7 @@ static void load_request(char *line, size_t length, size_t number, void *context
         const json_value *service = member(d, o, "service", JSON_STRING, 1, number);
         s->service.data = service->text;
         s->service.length = service->length;
+        q->destination_id = intern(set->ids, service->text, service->length); /* its service cache */
         const json_value *entropy = json_member(d, o, "entropy");
         if (entropy == NULL || json_uint64(entropy, &s->entropy) != 0) die("%s:%zu: bad entropy", set->file, number);
         if (method) {
@@ -828,6 +830,8 @@ typedef struct options {
     const char *json_path;
     const char *dir;
     int contenders[CONTENDER_COUNT];
+    int classes[CLASS_COUNT];
+    size_t passes; /* --passes K: no timing, K passes over each class (for callgrind, perf stat) */
     size_t slowest; /* --slowest K: print the K slowest requests of each class for the engine */
     size_t hot;     /* --hot K: also measure engine and floor on the first K requests of each class */
 } options;
@@ -857,6 +861,11 @@ static result measure(bench *b, batch_fn fn, const request *items, size_t n, con
     memset(&r, 0, sizeof r);
     r.requests = n;
     if (n == 0) return r;
+    if (o->passes > 0) {
+        size_t cursor = 0;
+        sink += fn(b, items, n, &cursor, n * o->passes);
+        return r;
+    }
     size_t batch = o->batch;
     size_t cursor = 0;
     uint64_t sum = 0;
@@ -1085,7 +1094,8 @@ static void json_string(FILE *out, const char *s) {
 static void usage(const char *program) {
     fprintf(stderr,
             "usage: %s [--targets N] [--run ID] [--json FILE] [--time SECONDS] [--reps R] [--batch B]\n"
-            "          [--warmup SECONDS] [--contenders engine,floor,scan] [--hot K] [--slowest K] DIR\n",
+            "          [--warmup SECONDS] [--contenders engine,floor,scan] [--classes http-path,http-headers,tcp,split]\n"
+            "          [--passes K] [--hot K] [--slowest K] DIR\n",
             program);
     exit(64);
 }
@@ -1099,6 +1109,7 @@ static void parse_options(int argc, char **argv, options *o) {
     o->targets = -1;
     o->run = "";
     for (int c = 0; c < CONTENDER_COUNT; c++) o->contenders[c] = 1;
+    for (int c = 0; c < CLASS_COUNT; c++) o->classes[c] = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1127,6 +1138,10 @@ static void parse_options(int argc, char **argv, options *o) {
             o->hot = (size_t)atol(v);
         } else if (strcmp(a, "--slowest") == 0) {
             o->slowest = (size_t)atol(v);
+        } else if (strcmp(a, "--passes") == 0) {
+            o->passes = (size_t)atol(v);
+        } else if (strcmp(a, "--classes") == 0) {
+            for (int c = 0; c < CLASS_COUNT; c++) o->classes[c] = strstr(v, class_names[c]) != NULL;
         } else if (strcmp(a, "--contenders") == 0) {
             for (int c = 0; c < CONTENDER_COUNT; c++) o->contenders[c] = strstr(v, contender_names[c]) != NULL;
         } else {
@@ -1217,7 +1232,9 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < requests.count; i++) {
         request *q = &requests.items[i];
-        if (!q->is_split) {
+        if (q->is_split) {
+            q->split.service_cache = &b.identities[q->destination_id];
+        } else {
             q->access.source = &b.identities[q->source_id];
             q->access.destination = &b.identities[q->destination_id];
         }
@@ -1274,7 +1291,7 @@ int main(int argc, char **argv) {
             size_t n = class_start[c + 1] - class_start[c];
             if (pass == 1 && n > o.hot) n = o.hot;
             for (int x = 0; x < CONTENDER_COUNT; x++) {
-                if (!o.contenders[x] || (x != ENGINE && c == CLASS_SPLIT) || (pass == 1 && x == SCAN)) continue;
+                if (!o.contenders[x] || !o.classes[c] || (x != ENGINE && c == CLASS_SPLIT) || (pass == 1 && x == SCAN)) continue;
                 result *r = pass == 0 ? &results[x][c] : &hot[x][c];
                 size_t compared = results[x][c].compared, mismatches = results[x][c].mismatches;
                 *r = measure(&b, batch_functions[x], items, n, &o);

@@ -98,18 +98,18 @@ private func decideAccess(
     _ request: UnsafePointer<smi_access_request>, grantStrings: (Int) -> (smi_string, smi_string, smi_string)
 ) -> smi_status {
     guard Int(request.pointee.size) >= MemoryLayout<smi_access_request>.size else { return SMI_ERROR_INVALID_ARGUMENT }
-    let r = request.pointee
-    guard r.reserved == 0, let proto = ProtocolCode(rawValue: r.protocol), r.port <= 65535 else {
+    let r = request  // fields read through `pointee`, no copy of the whole struct
+    guard r.pointee.reserved == 0, let proto = ProtocolCode(rawValue: r.pointee.protocol), r.pointee.port <= 65535 else {
         return SMI_ERROR_INVALID_ARGUMENT
     }
     let executable = policy.executable
     let source: UInt32
     let destination: UInt32
-    switch resolve(r.source, r.source_name, executable, tag: tag) {
+    switch resolve(r.pointee.source, r.pointee.source_name, executable, tag: tag) {
     case .success(let index): source = index
     case .failure(let e): return e.status
     }
-    switch resolve(r.destination, r.destination_name, executable, tag: tag) {
+    switch resolve(r.pointee.destination, r.pointee.destination_name, executable, tag: tag) {
     case .success(let index): destination = index
     case .failure(let e): return e.status
     }
@@ -117,19 +117,19 @@ private func decideAccess(
     var target = emptyBytes
     var headers = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
     if proto == .http {
-        guard let m = r.method.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
+        guard let m = r.pointee.method.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
         method = m
-        switch targetBytes(r.target) {
+        switch targetBytes(r.pointee.target) {
         case .success(let t): target = t
         case .failure(let e): return e.status
         }
-        switch headerViews(r.headers, r.header_count, scratch) {
+        switch headerViews(r.pointee.headers, r.pointee.header_count, scratch) {
         case .success(let h): headers = h
         case .failure(let e): return e.status
         }
     }
     let query = AccessQuery(
-        source: source, destination: destination, port: r.port, proto: proto,
+        source: source, destination: destination, port: r.pointee.port, proto: proto,
         method: method, target: target, headers: headers)
     let result = executable.decide(query, scratch: scratch.evaluation)
     if result.allowed, let grant = Int(exactly: result.grant), grant < policy.grantNames.count {
@@ -151,46 +151,64 @@ private func decideAccess(
     return SMI_OK
 }
 
+/// The size of a split request before `service_cache` (SMI_SPLIT_REQUEST_SIZE_V0).
+private let splitRequestSizeV0 = MemoryLayout<smi_split_request>.offset(of: \.service_cache) ?? MemoryLayout<smi_split_request>.size
+
+/// The caller's `service_cache`, read only when its `size` covers the field.
+@inline(__always)
+private func serviceCache(_ request: UnsafePointer<smi_split_request>) -> UnsafeMutablePointer<smi_identity>? {
+    Int(request.pointee.size) >= MemoryLayout<smi_split_request>.size ? request.pointee.service_cache : nil
+}
+
 /// Checks `request`, picks the backend with `policy` and fills `out` (already emptied).
 /// `names` lends the strings of a backend and a split name index (either may be `noIndex`).
 @inline(__always)
 private func selectBackend(
-    _ out: UnsafeMutablePointer<smi_split_decision>, _ policy: Policy, _ scratch: ScratchHandle,
+    _ out: UnsafeMutablePointer<smi_split_decision>, _ policy: Policy, tag: UInt64, _ scratch: ScratchHandle,
     _ request: UnsafePointer<smi_split_request>, names: (UInt32, UInt32) -> (smi_string?, smi_string?)
 ) -> smi_status {
-    guard Int(request.pointee.size) >= MemoryLayout<smi_split_request>.size else { return SMI_ERROR_INVALID_ARGUMENT }
-    let r = request.pointee
+    guard Int(request.pointee.size) >= splitRequestSizeV0 else { return SMI_ERROR_INVALID_ARGUMENT }
+    // Fields are read one by one through `pointee` (no copy of the whole struct): a caller's
+    // struct may end before `service_cache`.
+    let r = request
     let known = SMI_SPLIT_HAS_PORT | SMI_SPLIT_HAS_METHOD | SMI_SPLIT_HAS_TARGET
-    guard r.reserved == 0, r.flags & ~known == 0, let service = r.service.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
+    guard r.pointee.reserved == 0, r.pointee.flags & ~known == 0, let service = r.pointee.service.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
     var method: UnsafeRawBufferPointer?
     var target: UnsafeRawBufferPointer?
     var port: UInt32?
-    if r.flags & SMI_SPLIT_HAS_METHOD != 0 {
-        guard let m = r.method.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
+    if r.pointee.flags & SMI_SPLIT_HAS_METHOD != 0 {
+        guard let m = r.pointee.method.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
         method = m
     }
-    if r.flags & SMI_SPLIT_HAS_TARGET != 0 {
-        switch targetBytes(r.target) {
+    if r.pointee.flags & SMI_SPLIT_HAS_TARGET != 0 {
+        switch targetBytes(r.pointee.target) {
         case .success(let t): target = t
         case .failure(let e): return e.status
         }
     }
-    if r.flags & SMI_SPLIT_HAS_PORT != 0 {
-        guard r.port <= 65535 else { return SMI_ERROR_INVALID_ARGUMENT }
-        port = r.port
+    if r.pointee.flags & SMI_SPLIT_HAS_PORT != 0 {
+        guard r.pointee.port <= 65535 else { return SMI_ERROR_INVALID_ARGUMENT }
+        port = r.pointee.port
     }
     let headers: UnsafeBufferPointer<RawHeader>
-    switch headerViews(r.headers, r.header_count, scratch) {
+    switch headerViews(r.pointee.headers, r.pointee.header_count, scratch) {
     case .success(let h): headers = h
     case .failure(let e): return e.status
     }
     let executable = policy.executable
+    let serviceIndex: UInt32
+    let cache = serviceCache(request)
+    if let cache, cache.pointee.policy_tag == tag {
+        serviceIndex = cache.pointee.index
+    } else {
+        serviceIndex = executable.resolveName(service)
+        cache?.pointee = smi_identity(policy_tag: tag, index: serviceIndex, reserved: 0)
+    }
     let query = SplitQuery(
-        service: executable.resolveName(service), entropy: r.entropy, method: method, target: target,
-        headers: headers, port: port)
+        service: serviceIndex, entropy: r.pointee.entropy, method: method, target: target, headers: headers, port: port)
     let result = executable.selectBackend(query, scratch: scratch.evaluation)
     let (backend, split) = names(result.backend, result.split)
-    out.pointee.backend = backend ?? r.service
+    out.pointee.backend = backend ?? r.pointee.service
     out.pointee.traffic_split = split ?? .empty
     return SMI_OK
 }
@@ -233,7 +251,7 @@ public func smi_policy_select_backend(
     guard case .handle(let sh) = s else { return s.status }
     return ph._withUnsafeGuaranteedRef { handle in
         sh._withUnsafeGuaranteedRef { scratch in
-            selectBackend(out, handle.policy, scratch, request) { backend, split in
+            selectBackend(out, handle.policy, tag: handle.tag, scratch, request) { backend, split in
                 (tableString(handle.names, backend), tableString(handle.names, split))
             }
         }
@@ -347,7 +365,7 @@ public func smi_holder_select_backend(
     return hh._withUnsafeGuaranteedRef { holder in
         sh._withUnsafeGuaranteedRef { scratch in
             holder.holder.withPolicy(scratch: scratch.decision) { policy in
-                selectBackend(out, policy, scratch, request) { backend, split in
+                selectBackend(out, policy, tag: policy.serial, scratch, request) { backend, split in
                     let executable = policy.executable
                     let b = backend == noIndex ? nil : executable.name(backend)
                     let s = split == noIndex ? nil : executable.name(split)

@@ -142,6 +142,15 @@ extension ExecutablePolicy {
         let count = Int(tables[offset])
         let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
         let r = entropy.multipliedFullWidth(by: total).high
+        if count <= 8 {
+            // A TrafficSplit has a handful of backends: a forward scan beats halving.
+            var base = offset &+ 3
+            for _ in 1..<max(count, 1) {
+                if UInt64(tables[base]) << 32 | UInt64(tables[base &+ 1]) > r { break }
+                base &+= 3
+            }
+            return tables[base &+ 2]
+        }
         var lo = 0
         var hi = count - 1
         while lo < hi {

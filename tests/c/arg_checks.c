@@ -845,6 +845,42 @@ static void test_split(smi_policy *policy, smi_scratch *scratch, smi_holder *hol
     }
     CHECK(v1 > 50 && v2 > 50 && v1 + v2 == 200);
 
+    /* a service cache: filled by the first decision, then used instead of the name; a request of
+     * the size before service_cache (in a buffer of exactly that size, so that an over-read
+     * shows under valgrind and ASan) is still accepted */
+    {
+        smi_identity cache = {0};
+        r = good_split();
+        r.service_cache = &cache;
+        smi_split_decision a = fresh_split_decision(), b = fresh_split_decision(), c = fresh_split_decision();
+        CHECK_STATUS(smi_policy_select_backend(&a, policy, scratch, &r), SMI_OK);
+        CHECK(cache.policy_tag != 0 && cache.index != UINT32_MAX);
+        smi_identity filled = cache;
+        CHECK_STATUS(smi_policy_select_backend(&b, policy, scratch, &r), SMI_OK);
+        CHECK(cache.policy_tag == filled.policy_tag && cache.index == filled.index);
+        CHECK(equals(b.backend, "shop/web-v1") || equals(b.backend, "shop/web-v2"));
+        CHECK(a.backend.length == b.backend.length && memcmp(a.backend.data, b.backend.data, a.backend.length) == 0);
+        cache.policy_tag = ~(uint64_t)0; /* resolved by some other policy: re-resolved from the name */
+        CHECK_STATUS(smi_policy_select_backend(&c, policy, scratch, &r), SMI_OK);
+        CHECK(cache.policy_tag == filled.policy_tag && cache.index == filled.index);
+        CHECK(equals(c.traffic_split, "shop/web-rollout"));
+
+        smi_split_request *v0 = malloc(SMI_SPLIT_REQUEST_SIZE_V0);
+        CHECK(v0 != NULL);
+        if (v0 != NULL) {
+            r = good_split();
+            r.size = (uint32_t)SMI_SPLIT_REQUEST_SIZE_V0;
+            memcpy(v0, &r, SMI_SPLIT_REQUEST_SIZE_V0);
+            smi_split_decision e = fresh_split_decision();
+            CHECK_STATUS(smi_policy_select_backend(&e, policy, scratch, v0), SMI_OK);
+            CHECK(e.backend.length == a.backend.length && memcmp(e.backend.data, a.backend.data, a.backend.length) == 0);
+            CHECK_STATUS(smi_holder_select_backend(&e, holder, scratch, v0), SMI_OK);
+            v0->size = (uint32_t)SMI_SPLIT_REQUEST_SIZE_V0 - 1;
+            CHECK_STATUS(smi_policy_select_backend(&e, policy, scratch, v0), SMI_ERROR_INVALID_ARGUMENT);
+            free(v0);
+        }
+    }
+
     /* no split: the answer is request->service itself */
     r = good_split();
     r.service = S("shop/unsplit");
