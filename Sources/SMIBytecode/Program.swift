@@ -181,7 +181,8 @@ public struct Program: Sendable, Hashable {
 }
 
 /// Hash switch tables: `[log2Capacity, count, (key, target) × capacity]`, open addressing with
-/// linear probing, empty slots hold key `0xFFFF_FFFF`, at most half full.
+/// linear probing, empty slots hold key `0xFFFF_FFFF`; at least one slot is empty and tables of more
+/// than 8 slots are at most 3/4 full.
 public enum SwitchTable {
     /// The key of an empty slot.
     @inlinable public static var emptyKey: UInt32 { .max }
@@ -192,10 +193,21 @@ public enum SwitchTable {
         log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 &- log2)
     }
 
+    /// The smallest power-of-two capacity (as log2) that keeps an empty slot and a load of at
+    /// most 3/4 once the table has more than 8 slots. Small tables may be nearly full: a probe
+    /// over at most 8 slots costs less than the cache line a sparser table would take.
+    public static func capacityLog2(_ count: Int) -> UInt32 {
+        var log2: UInt32 = 0
+        while true {
+            let capacity = 1 << Int(log2)
+            if capacity > count && (capacity <= 8 || count * 4 <= capacity * 3) { return log2 }
+            log2 += 1
+        }
+    }
+
     /// Encodes `entries` (distinct keys) as a table.
     public static func encode(_ entries: [(key: UInt32, target: UInt32)]) -> [UInt32] {
-        var log2: UInt32 = 0
-        while (1 << log2) < entries.count * 2 { log2 += 1 }
+        let log2 = capacityLog2(entries.count)
         let capacity = 1 << Int(log2)
         var slots = [UInt32](repeating: emptyKey, count: capacity * 2)
         for (key, target) in entries.sorted(by: { $0.key < $1.key }) {

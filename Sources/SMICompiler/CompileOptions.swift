@@ -14,6 +14,9 @@ public struct CompileOptions: Sendable, Hashable {
     public var matchLimit: UInt32 = 100_000
     /// PCRE2 depth limit.
     public var depthLimit: UInt32 = 10_000
+    /// Keep disassembler annotations (notes naming the resources behind instructions). They are
+    /// not needed to decide; leaving them out saves their text and the time to build it.
+    public var annotations = true
 
     /// The defaults.
     public init() {}

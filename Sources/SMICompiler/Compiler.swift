@@ -24,7 +24,7 @@ public enum Compiler {
         let programOptions = ProgramOptions(
             fullPathMatch: options.fullPathMatch, normalization: options.normalization,
             matchLimit: options.matchLimit, depthLimit: options.depthLimit, trustDomain: options.trustDomain)
-        var builder = TreeBuilder(options: programOptions)
+        var builder = TreeBuilder(options: programOptions, annotations: options.annotations)
         let accessRoot = builder.buildAccess(normalized)
         let splitRoot = builder.buildSplit(normalized)
         diagnostics += builder.diagnostics

@@ -9,7 +9,7 @@ import SMIModel
 /// port, method) class by scanning only the TrafficTargets of that destination and source, so a
 /// decision never looks at rules that cannot apply. Ports that no rule names share one leaf.
 struct TreeBuilder {
-    var tree = DecisionTree()
+    var tree: DecisionTree
     var program: Program
     private var strings = StringInterner()
     private var nameIndex: [String: UInt32] = [:]
@@ -19,8 +19,9 @@ struct TreeBuilder {
     private var conditionIndex: [SplitCondition: UInt32] = [:]
     var diagnostics: [Diagnostic] = []
 
-    init(options: ProgramOptions) {
+    init(options: ProgramOptions, annotations: Bool) {
         program = Program(options: options)
+        tree = DecisionTree(keepsNotes: annotations)
         // Node 0 is terminal, so the last instruction laid out ends evaluation.
         _ = tree.intern(.deny(.noTrafficTarget))
     }
@@ -102,9 +103,10 @@ struct TreeBuilder {
             cases.append(SwitchCase(key: name(source), node: buildSource(mine)))
         }
         let deny = tree.intern(.deny(.sourceNotAllowed))
-        let note = "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", ")
         if cases.isEmpty { return deny }
-        return tree.intern(.switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny), note: note)
+        return tree.intern(
+            .switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny),
+            note: "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", "))
     }
 
     private mutating func buildSource(_ targets: [NormalizedTarget]) -> Int {
@@ -204,7 +206,7 @@ struct TreeBuilder {
                 break
             }
             conditional.append(candidate(m, grant: g, withMethods: false))
-            notes.append("\(c.target.id.qualifiedName)/\(m.name)")
+            if tree.keepsNotes { notes.append("\(c.target.id.qualifiedName)/\(m.name)") }
         }
         if conditional.isEmpty { return otherwise }
         let set = routeSet(RouteSet(candidates: conditional))

@@ -270,6 +270,7 @@ extension PolicyOptions {
         o.normalization = normalization
         o.matchLimit = matchLimit
         o.depthLimit = depthLimit
+        o.annotations = annotations
         return o
     }
 }

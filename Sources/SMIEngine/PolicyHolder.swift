@@ -92,7 +92,7 @@ final class HazardRegistry: @unchecked Sendable {
     private let slots = Mutex<[ObjectIdentifier: Unmanaged<HazardSlot>]>([:])
 
     func register(_ slot: HazardSlot) {
-        _ = slots.withLock { $0[ObjectIdentifier(slot)] = Unmanaged.passUnretained(slot) }
+        slots.withLock { $0[ObjectIdentifier(slot)] = Unmanaged.passUnretained(slot) }
     }
 
     func unregister(_ slot: HazardSlot) {

@@ -6,16 +6,19 @@ import SMIEngine
 /// The options a caller passed, or a status when they are malformed.
 private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<PolicyOptions, StatusError> {
     var options = PolicyOptions()
+    // Nothing in the C API reads disassembler annotations: they are kept only when asked for.
+    options.annotations = false
     guard let pointer else { return .success(options) }
     // Read `size` alone first: the struct may be shorter than ours.
     guard Int(pointer.pointee.size) >= MemoryLayout<smi_compile_options>.size else { return .failure(.invalid) }
     let o = pointer.pointee
-    let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE
+    let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE
     guard o.reserved == 0, o.flags & ~knownFlags == 0, o.normalization & ~SMI_NORMALIZE_ALL == 0 else {
         return .failure(.invalid)
     }
     options.fullPathMatch = o.flags & SMI_COMPILE_FULL_PATH_MATCH != 0
     options.allowCrossNamespaceDestinations = o.flags & SMI_COMPILE_ALLOW_CROSS_NAMESPACE != 0
+    options.annotations = o.flags & SMI_COMPILE_ANNOTATE != 0
     options.normalization = PathNormalization(rawValue: o.normalization)
     if o.match_limit != 0 { options.matchLimit = o.match_limit }
     if o.depth_limit != 0 { options.depthLimit = o.depth_limit }

@@ -68,6 +68,9 @@ public final class ExecutablePolicy: @unchecked Sendable {
     let trustDomain: [UInt8]?
     let normalization: PathNormalization
     let validUTF8Paths: Bool
+    /// PCRE2's compiled size (without JIT code) of every distinct path set and header pattern
+    /// this policy holds: shared sets and patterns counted once.
+    public let regexCodeBytes: Int
 
     /// Verifies `program` and compiles its regexes. A program that fails is never run.
     public init(program: Program) throws(LoadError) {
@@ -122,6 +125,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
             }
         }
         routeSetStorage = sets
+        regexCodeBytes = sharedSets.values.reduce(0) { $0 + $1.codeSize }
+            + sharedHeaderRegexes.values.reduce(0) { $0 + $1.codeSize }
         code = Self.copy(program.code)
         tables = Self.copy(program.tables)
         routeSets = .allocate(capacity: max(sets.count, 1))

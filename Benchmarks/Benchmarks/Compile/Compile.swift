@@ -56,9 +56,10 @@ let benchmarks: @Sendable () -> Void = {
             do {
                 let fixture = try MeshFixture(size: size)
                 let policy = try fixture.compile()
-                let measured = CompiledSize(policy.program)
+                let measured = policy.footprint
+                let annotated = try fixture.compile(annotations: true).footprint
                 let report =
-                    "N=\(size) TrafficTargets=\(fixture.mesh.targets.count) bytes/TT=\(measured.total / max(1, fixture.mesh.targets.count)) \(measured)\n"
+                    "N=\(size) TrafficTargets=\(fixture.mesh.targets.count) bytes/TT=\(measured.total / max(1, fixture.mesh.targets.count)) \(measured); with annotations kept: +\(annotated.annotations) B\n"
                 printError("compiled size: " + report)
                 if let f = fopen(fixture.directory + "/compiled-size.txt", "w") {
                     fputs(report, f)

@@ -60,8 +60,12 @@ public struct MeshFixture: Sendable {
     public var policyPath: String { directory + "/policy" }
 
     /// Compiles the policy folder.
-    public func compile() throws(PolicyCompileError) -> Policy {
-        try Policy.compile(paths: [policyPath])
+    /// Compiles the policy as a proxy would: without disassembler annotations (the C API's
+    /// default), which decisions never read.
+    public func compile(annotations: Bool = false) throws(PolicyCompileError) -> Policy {
+        var options = PolicyOptions()
+        options.annotations = annotations
+        return try Policy.compile(paths: [policyPath], options: options)
     }
 
     /// The access requests of `requestClass`, in generated order (allowed and denied mixed).
