@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Requests per second of nginx enforcing a 10,000-TrafficTarget policy with ngx_http_smi_module,
+# against the same nginx configuration without the module, measured with wrk over loopback.
+#
+#   examples/nginx/bench.sh [RUNS] [SECONDS] [CONNECTIONS]      (defaults 5, 10, 32)
+#
+# The policy is `smi generate --targets 10000` (docs/BENCHMARKS.md). The request is the first one
+# of its requests.jsonl that the policy allows through an HTTPRouteGroup match with a path regex
+# (class http-path, outcome allow, method GET, an /api/ path), sent with its source in
+# X-SMI-Source and its headers. Two nginx instances run at once, one worker process each,
+# serving a 3-byte static file (try_files, so the access phase runs): A without the module,
+# B with it (smi_access on). Runs alternate A, B, A, B, ... after a warm-up of each, and the
+# script prints every run with the 1-minute load average before it, then the medians.
+# Every response must be 200 (wrk's non-2xx count is checked), and the request is first checked
+# with curl: 200 from B, and 403 from B for the same request from another source.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+runs=${1:-5}
+seconds=${2:-10}
+connections=${3:-32}
+base=${SMI_NGINX_PORT:-18580}
+port_plain=$base
+port_smi=$((base + 1))
+nginx=/usr/sbin/nginx
+
+command -v wrk >/dev/null 2>&1 || {
+    [ "$(id -u)" = 0 ] || { echo "bench: install wrk" >&2; exit 1; }
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+}
+"$here/build.sh" "$root/.build-nginx" >/dev/null
+module=$root/.build-nginx/ngx_http_smi_module.so
+
+smi=$root/.build/release/smi
+[ -x "$smi" ] || (cd "$root" && swift build -c release --product smi >/dev/null)
+mesh=$root/.build-nginx/mesh-10000
+[ -f "$mesh/expected.jsonl" ] || "$smi" generate --targets 10000 --out "$mesh" 2>/dev/null
+
+# source destination port path header-lines, of the chosen request
+read -r source destination port path headers < <(python3 - "$mesh" <<'PY'
+import json, sys
+d = sys.argv[1]
+for req, exp in zip(open(d + "/requests.jsonl"), open(d + "/expected.jsonl")):
+    req, exp = json.loads(req), json.loads(exp)
+    if (exp["class"] == "http-path" and exp["outcome"] == "allow" and req["method"] == "GET"
+            and req["path"].startswith("/api/")):
+        hs = "|".join(f"{k}: {v}" for k, v in req.get("headers", {}).items())
+        print(req["source"], req["destination"], req["port"], req["path"], hs.replace(" ", "~"))
+        break
+PY
+)
+header_args=()
+IFS='|' read -r -a hs <<<"${headers//\~/ }"
+for h in "${hs[@]}"; do [ -n "$h" ] && header_args+=(-H "$h"); done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smi-nginx-bench.XXXXXX")
+chmod 755 "$tmp"
+cleanup() {
+    local name pid
+    for name in plain smi; do
+        if [ -f "$tmp/$name/nginx.pid" ]; then
+            pid=$(cat "$tmp/$name/nginx.pid")
+            kill -QUIT "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/www"
+printf 'ok\n' >"$tmp/www/ok.txt"
+chmod -R a+rX "$tmp/www"
+write_conf() { # NAME PORT LOAD_LINE HTTP_LINES SERVER_LINES
+    mkdir -p "$tmp/$1/temp"
+    cat >"$tmp/$1/nginx.conf" <<EOF
+$3
+worker_processes 1;
+pid $tmp/$1/nginx.pid;
+error_log $tmp/$1/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/$1/temp/body;
+    proxy_temp_path $tmp/$1/temp/proxy;
+    fastcgi_temp_path $tmp/$1/temp/fastcgi;
+    uwsgi_temp_path $tmp/$1/temp/uwsgi;
+    scgi_temp_path $tmp/$1/temp/scgi;
+    keepalive_requests 1000000;
+    $4
+    server {
+        listen 127.0.0.1:$2;
+        $5
+        location / { root $tmp/www; try_files /ok.txt =404; }
+    }
+}
+EOF
+}
+write_conf plain "$port_plain" "" "" ""
+write_conf smi "$port_smi" "load_module $module;" "smi_policy $mesh/policy;" \
+    "smi_access on; smi_source \$http_x_smi_source; smi_destination $destination; smi_port $port;"
+
+start=$(date +%s.%N)
+"$nginx" -p "$tmp/plain" -c "$tmp/plain/nginx.conf" -e "$tmp/plain/error.log"
+"$nginx" -p "$tmp/smi" -c "$tmp/smi/nginx.conf" -e "$tmp/smi/error.log"
+echo "bench: both nginx started in $(echo "$(date +%s.%N) - $start" | bc) s (policy compile included)"
+
+url_plain="http://127.0.0.1:$port_plain$path"
+url_smi="http://127.0.0.1:$port_smi$path"
+for _ in $(seq 50); do curl -s -o /dev/null "$url_plain" && curl -s -o /dev/null "$url_smi" && break; sleep 0.1; done
+allowed=$(curl -s -o /dev/null -w '%{http_code}' -H "X-SMI-Source: $source" "${header_args[@]}" "$url_smi")
+denied=$(curl -s -o /dev/null -w '%{http_code} %header{x-smi-deny-reason}' -H "X-SMI-Source: nobody/stranger" \
+    "${header_args[@]}" "$url_smi")
+echo "bench: request GET $path from $source to $destination port $port (headers: $(printf '%s; ' "${hs[@]}"))"
+echo "bench: curl through the module: $allowed for $source, $denied for nobody/stranger"
+[ "$allowed" = 200 ] && [ "${denied%% *}" = 403 ] || { echo "bench: the module does not decide as expected" >&2; exit 1; }
+
+wrk_run() { # URL -> prints requests/s; fails on any non-2xx response
+    local out
+    out=$(wrk -t1 -c"$connections" -d"${seconds}s" -H "X-SMI-Source: $source" "${header_args[@]}" "$1")
+    if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx responses: $out" >&2; return 1; fi
+    awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+echo "bench: warm-up"
+seconds_saved=$seconds
+seconds=3
+wrk_run "$url_plain" >/dev/null
+wrk_run "$url_smi" >/dev/null
+seconds=$seconds_saved
+
+echo "bench: $runs runs of wrk -t1 -c$connections -d${seconds}s each, alternating"
+printf '%-4s %-16s %12s %s\n' run config "requests/s" "load average (1/5/15 min) before"
+plain=()
+with=()
+for i in $(seq "$runs"); do
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    r=$(wrk_run "$url_plain")
+    plain+=("$r")
+    printf '%-4s %-16s %12s %s\n' "$i" "without module" "$r" "$load"
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    r=$(wrk_run "$url_smi")
+    with+=("$r")
+    printf '%-4s %-16s %12s %s\n' "$i" "smi_access on" "$r" "$load"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+mp=$(median "${plain[@]}")
+mw=$(median "${with[@]}")
+echo "median without module: $mp requests/s"
+echo "median smi_access on:  $mw requests/s"
+python3 -c "import sys; p, w = map(float, sys.argv[1:]); print(f'ratio {w / p:.3f}; {1e6 / w - 1e6 / p:.2f} us more per request')" "$mp" "$mw"
