@@ -148,3 +148,17 @@ mw=$(median "${with[@]}")
 echo "median without module: $mp requests/s"
 echo "median smi_access on:  $mw requests/s"
 python3 -c "import sys; p, w = map(float, sys.argv[1:]); print(f'ratio {w / p:.3f}; {1e6 / w - 1e6 / p:.2f} us more per request')" "$mp" "$mw"
+
+# A measure the other agents' load disturbs less: where the module's worker spends its CPU time,
+# sampled with perf during one more run (when perf is installed and allowed).
+if command -v perf >/dev/null 2>&1; then
+    worker=$(pgrep -P "$(cat "$tmp/smi/nginx.pid")" | head -1)
+    wrk -t1 -c"$connections" -d8s -H "X-SMI-Source: $source" "${header_args[@]}" "$url_smi" >/dev/null &
+    wrk_pid=$!
+    sleep 1
+    if perf record -q -p "$worker" -o "$tmp/perf.data" -- sleep 5 >/dev/null 2>&1; then
+        echo "bench: the module's worker under wrk, share of its CPU samples per object (perf, 5 s):"
+        perf report -i "$tmp/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]' | head -8
+    fi
+    wait "$wrk_pid"
+fi
