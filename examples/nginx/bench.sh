@@ -10,7 +10,9 @@
 # X-SMI-Source and its headers. Two nginx instances run at once, one worker process each,
 # serving a 3-byte static file (try_files, so the access phase runs): A without the module,
 # B with it (smi_access on). Runs alternate A, B, A, B, ... after a warm-up of each, and the
-# script prints every run with the 1-minute load average before it, then the medians.
+# script prints every run (requests/s, and the worker's CPU time per request from /proc) with the
+# load average before it, then the medians, then (with perf) where the module's worker spends
+# its CPU time.
 # Every response must be 200 (wrk's non-2xx count is checked), and the request is first checked
 # with curl: 200 from B, and 403 from B for the same request from another source.
 set -euo pipefail
@@ -115,44 +117,65 @@ echo "bench: request GET $path from $source to $destination port $port (headers:
 echo "bench: curl through the module: $allowed for $source, $denied for nobody/stranger"
 [ "$allowed" = 200 ] && [ "${denied%% *}" = 403 ] || { echo "bench: the module does not decide as expected" >&2; exit 1; }
 
-wrk_run() { # URL -> prints requests/s; fails on any non-2xx response
-    local out
+# The worker's CPU time (user + system, clock ticks) from /proc: CPU time per request is less
+# disturbed by other processes on the machine than requests per second.
+worker_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+worker_of() { pgrep -P "$(cat "$tmp/$1/nginx.pid")" | head -1; }
+tick=$(getconf CLK_TCK)
+wrk_run() { # URL CONFIG -> prints "requests/s worker-CPU-us-per-request"; fails on any non-2xx response
+    local out worker t0 t1 n
+    worker=$(worker_of "$2")
+    t0=$(worker_ticks "$worker")
     out=$(wrk -t1 -c"$connections" -d"${seconds}s" -H "X-SMI-Source: $source" "${header_args[@]}" "$1")
+    t1=$(worker_ticks "$worker")
     if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx responses: $out" >&2; return 1; fi
-    awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(echo "scale=2; ($t1 - $t0) * 1000000 / $tick / $n" | bc)"
 }
 echo "bench: warm-up"
 seconds_saved=$seconds
 seconds=3
-wrk_run "$url_plain" >/dev/null
-wrk_run "$url_smi" >/dev/null
+wrk_run "$url_plain" plain >/dev/null
+wrk_run "$url_smi" smi >/dev/null
 seconds=$seconds_saved
 
 echo "bench: $runs runs of wrk -t1 -c$connections -d${seconds}s each, alternating"
-printf '%-4s %-16s %12s %s\n' run config "requests/s" "load average (1/5/15 min) before"
+printf '%-4s %-16s %12s %14s  %s\n' run config "requests/s" "worker us/req" "load average (1/5/15 min) before"
 plain=()
 with=()
+plain_cpu=()
+with_cpu=()
 for i in $(seq "$runs"); do
-    load=$(cut -d' ' -f1-3 /proc/loadavg)
-    r=$(wrk_run "$url_plain")
-    plain+=("$r")
-    printf '%-4s %-16s %12s %s\n' "$i" "without module" "$r" "$load"
-    load=$(cut -d' ' -f1-3 /proc/loadavg)
-    r=$(wrk_run "$url_smi")
-    with+=("$r")
-    printf '%-4s %-16s %12s %s\n' "$i" "smi_access on" "$r" "$load"
+    for config in plain smi; do
+        load=$(cut -d' ' -f1-3 /proc/loadavg)
+        if [ $config = plain ]; then
+            read -r r c < <(wrk_run "$url_plain" plain)
+            plain+=("$r")
+            plain_cpu+=("$c")
+            label="without module"
+        else
+            read -r r c < <(wrk_run "$url_smi" smi)
+            with+=("$r")
+            with_cpu+=("$c")
+            label="smi_access on"
+        fi
+        printf '%-4s %-16s %12s %14s  %s\n' "$i" "$label" "$r" "$c" "$load"
+    done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mp=$(median "${plain[@]}")
 mw=$(median "${with[@]}")
-echo "median without module: $mp requests/s"
-echo "median smi_access on:  $mw requests/s"
-python3 -c "import sys; p, w = map(float, sys.argv[1:]); print(f'ratio {w / p:.3f}; {1e6 / w - 1e6 / p:.2f} us more per request')" "$mp" "$mw"
+cp_=$(median "${plain_cpu[@]}")
+cw=$(median "${with_cpu[@]}")
+echo "median without module: $mp requests/s, worker $cp_ us CPU per request"
+echo "median smi_access on:  $mw requests/s, worker $cw us CPU per request"
+python3 -c "import sys; p, w, cp, cw = map(float, sys.argv[1:]); print(f'requests/s ratio {w / p:.3f}; worker CPU per request {cw - cp:+.2f} us ({cw / cp:.3f}x)')" \
+    "$mp" "$mw" "$cp_" "$cw"
 
 # A measure the other agents' load disturbs less: where the module's worker spends its CPU time,
 # sampled with perf during one more run (when perf is installed and allowed).
 if command -v perf >/dev/null 2>&1; then
-    worker=$(pgrep -P "$(cat "$tmp/smi/nginx.pid")" | head -1)
+    worker=$(worker_of smi)
     wrk -t1 -c"$connections" -d8s -H "X-SMI-Source: $source" "${header_args[@]}" "$url_smi" >/dev/null &
     wrk_pid=$!
     sleep 1

@@ -20,7 +20,8 @@
 #                  the old policy keeps answering
 #   reload-ok      a reload with a valid new policy puts it in force
 #
-# usage: examples/nginx/test.sh        (KEEP=1 keeps the temporary folder)
+# usage: examples/nginx/test.sh        (KEEP=1 keeps the temporary folder; SMI_NGINX_BUILD=DIR
+#        builds into DIR instead of .build-nginx; SMI_LINK=shared as for build.sh)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -39,8 +40,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 nginx=/usr/sbin/nginx
 
-"$here/build.sh" "$root/.build-nginx" || exit 1
-module=$root/.build-nginx/ngx_http_smi_module.so
+build=${SMI_NGINX_BUILD:-$root/.build-nginx}
+"$here/build.sh" "$build" || exit 1
+module=$build/ngx_http_smi_module.so
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smi-nginx-test.XXXXXX")
 chmod 755 "$tmp" # workers run as nobody when the master is root
