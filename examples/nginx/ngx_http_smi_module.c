@@ -266,25 +266,28 @@ ngx_http_smi_has_suffix(ngx_str_t *path, const char *suffix)
 }
 
 /*
- * Loads a precompiled policy bundle (`smi compile` output, .smib).
+ * Loads a precompiled policy bundle (.smib). Returns NGX_OK with *out set, or NGX_ERROR after
+ * logging why.
  *
- * The bundle loader, smi_policy_load_bundle_file(&policy, &diagnostics, path), is not in this
- * libsmiengine yet. When it is, this function becomes: call it with {path->data, path->len},
- * log the diagnostics with ngx_http_smi_log_diagnostics(), and return the status as
- * ngx_http_smi_compile() does (SMI_ERROR_BUNDLE is a load failure like SMI_ERROR_COMPILE).
- * Until then a .smib path is refused rather than read as a manifest.
+ * The bundle loader, smi_policy_load_bundle_file(smi_policy **out, smi_diagnostics **diagnostics,
+ * smi_string path), is not in this libsmiengine yet. When it is, the body becomes: call it with
+ * {(const char *) path->data, path->len}, ngx_http_smi_log_diagnostics() the diagnostics, free
+ * them, and on a status other than SMI_OK (SMI_ERROR_BUNDLE, -10, for a bad bundle) log
+ * smi_status_string(status) and return NGX_ERROR, as ngx_http_smi_compile() does. Until then a
+ * .smib path is refused rather than read as a manifest.
  */
-static smi_status
-ngx_http_smi_load_bundle(ngx_conf_t *cf, ngx_str_t *path, smi_policy **out)
+static ngx_int_t
+ngx_http_smi_load_bundle(ngx_conf_t *cf, ngx_http_smi_main_conf_t *mcf, ngx_str_t *path, smi_policy **out)
 {
     *out = NULL;
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                   "smi_policy: \"%V\" is a policy bundle, and this libsmiengine (%s) cannot load "
-                  "bundles; give the manifests instead", path, SMI_VERSION_STRING);
-    return SMI_ERROR_INVALID_ARGUMENT;
+                  "bundles; give the manifests instead (%V)", path, SMI_VERSION_STRING, &mcf->where);
+    return NGX_ERROR;
 }
 
-static smi_status
+/* Compiles the smi_policy paths into *out. Returns NGX_OK, or NGX_ERROR after logging why. */
+static ngx_int_t
 ngx_http_smi_compile(ngx_conf_t *cf, ngx_http_smi_main_conf_t *mcf, smi_policy **out)
 {
     smi_compile_options options = SMI_COMPILE_OPTIONS_INIT;
@@ -296,18 +299,18 @@ ngx_http_smi_compile(ngx_conf_t *cf, ngx_http_smi_main_conf_t *mcf, smi_policy *
 
     value = mcf->paths->elts;
     if (mcf->paths->nelts == 1 && ngx_http_smi_has_suffix(&value[0], NGX_HTTP_SMI_BUNDLE_SUFFIX)) {
-        return ngx_http_smi_load_bundle(cf, &value[0], out);
+        return ngx_http_smi_load_bundle(cf, mcf, &value[0], out);
     }
 
     paths = ngx_palloc(cf->temp_pool, mcf->paths->nelts * sizeof(smi_string));
     if (paths == NULL) {
-        return SMI_ERROR_NO_MEMORY;
+        return NGX_ERROR;
     }
     for (i = 0; i < mcf->paths->nelts; i++) {
         if (ngx_http_smi_has_suffix(&value[i], NGX_HTTP_SMI_BUNDLE_SUFFIX)) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "smi_policy: a bundle (\"%V\") must be the only path", &value[i]);
-            return SMI_ERROR_INVALID_ARGUMENT;
+                          "smi_policy: a bundle (\"%V\") must be the only path (%V)", &value[i], &mcf->where);
+            return NGX_ERROR;
         }
         paths[i].data = (const char *) value[i].data;
         paths[i].length = value[i].len;
@@ -325,9 +328,11 @@ ngx_http_smi_compile(ngx_conf_t *cf, ngx_http_smi_main_conf_t *mcf, smi_policy *
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "smi_policy: the policy has %uz error(s) and was not loaded (%V)",
                       smi_diagnostics_error_count(diagnostics), &mcf->where);
+    } else if (status != SMI_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "smi_policy: %s (%V)", smi_status_string(status), &mcf->where);
     }
     smi_diagnostics_free(diagnostics);
-    return status;
+    return status == SMI_OK ? NGX_OK : NGX_ERROR;
 }
 
 static void
@@ -344,7 +349,6 @@ ngx_http_smi_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_smi_main_conf_t *mcf = conf;
     ngx_pool_cleanup_t *cleanup;
-    smi_status status;
 
     ngx_conf_init_value(mcf->full_path_match, 0);
     if (mcf->paths == NULL) {
@@ -367,12 +371,7 @@ ngx_http_smi_init_main_conf(ngx_conf_t *cf, void *conf)
     cleanup->handler = ngx_http_smi_release_policy;
     cleanup->data = mcf;
 
-    status = ngx_http_smi_compile(cf, mcf, &mcf->policy);
-    if (status != SMI_OK) {
-        if (status != SMI_ERROR_COMPILE) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "smi_policy: %s (%V)", smi_status_string(status),
-                          &mcf->where);
-        }
+    if (ngx_http_smi_compile(cf, mcf, &mcf->policy) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0, "smi_policy: policy loaded (%V)", &mcf->where);
