@@ -397,18 +397,19 @@ ngx_http_smi_create_loc_conf(ngx_conf_t *cf)
 }
 
 /* A peer inherited from an outer level gets a copy of its own, so that each location keeps its
- * own worker-local identity cache. */
+ * own worker-local identity cache. Returns NULL when the outer level has none, and
+ * NGX_CONF_UNSET_PTR when memory runs out. */
 static ngx_http_smi_peer_t *
 ngx_http_smi_inherit_peer(ngx_conf_t *cf, ngx_http_smi_peer_t *peer)
 {
     ngx_http_smi_peer_t *copy;
 
-    if (peer == NULL) {
+    if (peer == NULL || peer == NGX_CONF_UNSET_PTR) {
         return NULL;
     }
     copy = ngx_palloc(cf->pool, sizeof(ngx_http_smi_peer_t));
     if (copy == NULL) {
-        return NULL;
+        return NGX_CONF_UNSET_PTR;
     }
     copy->value = peer->value;
     ngx_memzero(&copy->cache, sizeof(copy->cache));
@@ -424,11 +425,16 @@ ngx_http_smi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->access, prev->access, 0);
     if (conf->source == NGX_CONF_UNSET_PTR) {
-        conf->source = prev->source == NGX_CONF_UNSET_PTR ? NULL : ngx_http_smi_inherit_peer(cf, prev->source);
+        conf->source = ngx_http_smi_inherit_peer(cf, prev->source);
+        if (conf->source == NGX_CONF_UNSET_PTR) {
+            return NGX_CONF_ERROR;
+        }
     }
     if (conf->destination == NGX_CONF_UNSET_PTR) {
-        conf->destination =
-            prev->destination == NGX_CONF_UNSET_PTR ? NULL : ngx_http_smi_inherit_peer(cf, prev->destination);
+        conf->destination = ngx_http_smi_inherit_peer(cf, prev->destination);
+        if (conf->destination == NGX_CONF_UNSET_PTR) {
+            return NGX_CONF_ERROR;
+        }
     }
     ngx_conf_merge_ptr_value(conf->port, prev->port, NULL);
     if (conf->split_service == NGX_CONF_UNSET_PTR) {
