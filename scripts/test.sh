@@ -58,6 +58,8 @@ step env SMI_SHARED="$shared" scripts/test-c.sh || true
 # decide correctly and allocate nothing per decision. Timing never gates CI.
 step scripts/bench-smoke.sh || true
 step scripts/bench-c.sh --smoke || true
+# The nginx module (examples/nginx): builds it against Debian nginx-dev and runs it over loopback.
+step examples/nginx/test.sh || true
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
