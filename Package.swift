@@ -75,6 +75,7 @@ let package = Package(
             name: "smi",
             dependencies: [
                 "SMIEngine",
+                "SMIBytecode",
                 "SMIGenerate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
