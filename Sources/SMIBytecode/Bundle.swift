@@ -349,6 +349,7 @@ public enum BundleReader {
         guard computed == header.checksum else {
             throw .checksumMismatch(stored: header.checksum, computed: computed)
         }
+        _ = try readProducer(bundle)
         let sections = try readSectionTable(bundle, count: header.sectionCount)
         return try readProgram(bundle, sections: sections)
     }
@@ -362,18 +363,19 @@ public enum BundleReader {
     }
 
     /// Describes `bytes`. Throws only when the header cannot be read (bad magic, unsupported
-    /// version, truncated, trailing bytes, bad header fields); later problems are reported in
+    /// version, truncated, trailing bytes, bad header or total length); later problems are reported in
     /// ``BundleInfo/problem`` so that a damaged bundle can still be described.
     public static func info(_ bytes: UnsafeRawBufferPointer) throws(BundleError) -> BundleInfo {
         let header = try readHeader(bytes)
         let bundle = UnsafeRawBufferPointer(rebasing: bytes[0..<header.totalLength])
         let computed = checksum(of: bundle)
         var info = BundleInfo(
-            formatVersion: header.formatVersion, producer: header.producer, totalLength: header.totalLength,
+            formatVersion: header.formatVersion, producer: "", totalLength: header.totalLength,
             storedChecksum: header.checksum, computedChecksum: computed, sections: [], program: nil,
             problem: computed == header.checksum ? nil : .checksumMismatch(stored: header.checksum, computed: computed),
             verification: nil)
         do {
+            info.producer = try readProducer(bundle)
             info.sections = try readSectionTable(bundle, count: header.sectionCount)
             let program = try readProgram(bundle, sections: info.sections)
             info.program = program
@@ -399,7 +401,6 @@ public enum BundleReader {
         var totalLength: Int
         var checksum: UInt32
         var sectionCount: Int
-        var producer: String
     }
 
     private static func readHeader(_ bytes: UnsafeRawBufferPointer) throws(BundleError) -> Header {
@@ -426,6 +427,14 @@ public enum BundleReader {
         }
         guard bytes.count >= total else { throw .truncated(expected: total, actual: bytes.count) }
         guard bytes.count == total else { throw .trailingBytes(expected: total, actual: bytes.count) }
+        return Header(
+            formatVersion: version, totalLength: total, checksum: word(bytes, BundleLayout.checksumOffset),
+            sectionCount: Int(word(bytes, BundleLayout.sectionCountOffset)))
+    }
+
+    /// The producer text, once the reserved flags are known to be zero. Read after the checksum:
+    /// any damage there is reported as a checksum mismatch first.
+    private static func readProducer(_ bytes: UnsafeRawBufferPointer) throws(BundleError) -> String {
         let flags = word(bytes, BundleLayout.flagsOffset)
         guard flags == 0 else { throw .badHeader("reserved flags \(hex(flags)) are not zero") }
         let field = UnsafeRawBufferPointer(
@@ -436,9 +445,7 @@ public enum BundleReader {
         guard let producer = String(validating: field[0..<used], as: UTF8.self) else {
             throw .badHeader("producer is not valid UTF-8")
         }
-        return Header(
-            formatVersion: version, totalLength: total, checksum: word(bytes, BundleLayout.checksumOffset),
-            sectionCount: Int(word(bytes, BundleLayout.sectionCountOffset)), producer: producer)
+        return producer
     }
 
     /// CRC-32C of the bundle with the checksum field read as zeros.
