@@ -95,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SMIEngineCTests",
-            dependencies: ["SMIEngineC", "CSMIEngine", "SMIEngine", "SMITestSupport"]
+            dependencies: ["SMIEngineC", "CSMIEngine", "SMIEngine", "SMIBytecode", "SMITestSupport"]
         ),
     ]
 )
