@@ -354,7 +354,7 @@ public enum BundleReader {
         return try readProgram(bundle, sections: sections)
     }
 
-    /// The program in `bytes` (see ``decode(_:)-(UnsafeRawBufferPointer)``).
+    /// The program in `bytes` (as the buffer variant does).
     public static func decode(_ bytes: [UInt8]) throws(BundleError) -> Program {
         let result: Result<Program, BundleError> = bytes.withUnsafeBytes { raw in
             do throws(BundleError) { return .success(try decode(raw)) } catch { return .failure(error) }
@@ -386,7 +386,7 @@ public enum BundleReader {
         return info
     }
 
-    /// Describes `bytes` (see ``info(_:)-(UnsafeRawBufferPointer)``).
+    /// Describes `bytes` (as the buffer variant does).
     public static func info(_ bytes: [UInt8]) throws(BundleError) -> BundleInfo {
         let result: Result<BundleInfo, BundleError> = bytes.withUnsafeBytes { raw in
             do throws(BundleError) { return .success(try info(raw)) } catch { return .failure(error) }

@@ -55,7 +55,7 @@ public final class Policy: Sendable {
         self.init(program: program, executable: executable, normalized: normalized, diagnostics: diagnostics, options: options)
     }
 
-    /// A policy around an already verified executable program (``load(bundle:name:)`` makes one
+    /// A policy around an already verified executable program (a bundle load makes one
     /// with no normalized policy).
     init(program: Program, executable: ExecutablePolicy, normalized: NormalizedPolicy?, diagnostics: [Diagnostic], options: PolicyOptions) {
         self.executable = executable

@@ -63,7 +63,7 @@ extension Policy {
         return Policy(program: program, executable: executable, normalized: nil, diagnostics: [], options: options)
     }
 
-    /// Loads a policy from bundle bytes (see ``load(bundle:name:)-(UnsafeRawBufferPointer,_)``).
+    /// Loads a policy from bundle bytes (as the buffer variant does).
     public static func load(bundle bytes: [UInt8], name: String = "<bundle>") throws(PolicyCompileError) -> Policy {
         let result: Result<Policy, PolicyCompileError> = bytes.withUnsafeBytes { raw in
             do throws(PolicyCompileError) { return .success(try load(bundle: raw, name: name)) } catch { return .failure(error) }
@@ -73,7 +73,7 @@ extension Policy {
 
     /// Loads a policy from the bundle file at `path` (read with POSIX calls). A file that cannot
     /// be read is an `io` diagnostic, one larger than `maxBytes` a `limit-exceeded` one;
-    /// otherwise as ``load(bundle:name:)-(UnsafeRawBufferPointer,_)``, with the path as the file.
+    /// otherwise as loading bundle bytes, with the path as the file.
     public static func load(bundleAt path: String, maxBytes: Int = defaultMaxBundleBytes) throws(PolicyCompileError) -> Policy {
         try load(bundle: readBundleFile(path, maxBytes: maxBytes).get(), name: path)
     }
