@@ -485,7 +485,8 @@ public enum BundleReader {
                 throw .badSectionTable("section \(kind) is misaligned (offset \(offset), length \(length))")
             }
             guard offset >= previousEnd else {
-                throw .badSectionTable("section \(kind) at \(offset) overlaps the table or the previous section (ends at \(previousEnd))")
+                throw .badSectionTable(
+                    "section \(kind) at \(offset) overlaps the table or the previous section (ends at \(previousEnd))")
             }
             guard offset + length <= bundle.count else {
                 throw .badSectionTable("section \(kind) (\(offset)+\(length)) runs past the end of the bundle (\(bundle.count))")
@@ -598,7 +599,9 @@ public enum BundleReader {
         for i in 0..<conditionCount {
             let routeSet = try r.word()
             let anyPort = try r.word()
-            guard anyPort <= 1 else { throw .badSection(section: .splitConditions, "condition \(i): anyPort is \(anyPort), not 0 or 1") }
+            guard anyPort <= 1 else {
+                throw .badSection(section: .splitConditions, "condition \(i): anyPort is \(anyPort), not 0 or 1")
+            }
             let ports = try r.countedWords()
             program.splitConditions.append(SplitCondition(routeSet: routeSet, anyPort: anyPort == 1, ports: ports))
         }

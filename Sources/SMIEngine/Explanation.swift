@@ -236,15 +236,15 @@ extension Policy {
     /// Whether route candidate `c` holds for `r` (methods, path pattern, headers).
     private func holds(_ c: RouteCandidate, _ r: AccessRequest, path: String, regexScratch: RegexScratch?) -> Bool {
         guard let regexScratch else { return false }
-        if !c.methods.isEmpty, !c.methods.contains(where: { $0 < program.methods.count && program.string(program.methods[Int($0)]) == r.method }) {
-            return false
-        }
+        let methodNames = c.methods.map { $0 < program.methods.count ? program.string(program.methods[Int($0)]) : nil }
+        if !methodNames.isEmpty, !methodNames.contains(r.method) { return false }
         if c.path != noIndex {
             guard let pattern = program.string(c.path),
                 let regex = try? Regex(pattern, anchoring: options.fullPathMatch ? .whole : .start)
             else { return false }
             var p = path
-            guard p.withUTF8({ regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }) == .match else { return false }
+            let outcome = p.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            guard outcome == .match else { return false }
         }
         for h in c.headers {
             guard let name = program.string(h.name), let pattern = program.string(h.pattern) else { return false }
@@ -253,7 +253,8 @@ extension Policy {
             var value = values.joined(separator: ", ")
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) { return false }
             guard let regex = try? Regex(pattern, anchoring: .whole) else { return false }
-            guard value.withUTF8({ regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }) == .match else { return false }
+            let outcome = value.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            guard outcome == .match else { return false }
         }
         return true
     }

@@ -111,13 +111,15 @@ struct Info: ParsableCommand {
             "format version: \(info.formatVersion)",
             "producer: \(info.producer.isEmpty ? "(none)" : info.producer)",
             "length: \(info.totalLength) bytes",
-            "checksum: \(hex(info.storedChecksum)) " + (info.checksumOK ? "(ok)" : "(MISMATCH: computed \(hex(info.computedChecksum)))"),
+            "checksum: \(hex(info.storedChecksum)) "
+                + (info.checksumOK ? "(ok)" : "(MISMATCH: computed \(hex(info.computedChecksum)))"),
         ]
         if !info.sections.isEmpty {
             lines.append("sections:")
             for s in info.sections {
                 let name = s.kind.description
-                lines.append("  \(name)\(String(repeating: " ", count: max(1, 17 - name.count)))offset \(s.offset), \(s.length) bytes")
+                let pad = String(repeating: " ", count: max(1, 17 - name.count))
+                lines.append("  \(name)\(pad)offset \(s.offset), \(s.length) bytes")
             }
         }
         if let p = info.program {

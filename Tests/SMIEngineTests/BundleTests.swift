@@ -31,7 +31,10 @@ struct BundleTests {
         p.strings = ["default/a", "default/b", "GET", "/x.*", "x-h", "v[0-9]", "note é", ""]
         p.names = [0, 1]
         p.methods = [2]
-        p.grants = [Grant(trafficTarget: 0, ruleKind: .httpRouteGroup, match: 7), Grant(trafficTarget: 1, ruleKind: .udpRoute, match: noIndex)]
+        p.grants = [
+            Grant(trafficTarget: 0, ruleKind: .httpRouteGroup, match: 7),
+            Grant(trafficTarget: 1, ruleKind: .udpRoute, match: noIndex),
+        ]
         p.routeSets = [RouteSet(candidates: [
             RouteCandidate(grant: 0, path: 3, methods: [0], headers: [HeaderTest(name: 4, pattern: 5)]),
             RouteCandidate(grant: 1, path: noIndex, methods: [], headers: []),
@@ -112,7 +115,9 @@ struct BundleTests {
             "SplitCondition": p.splitConditions[0], "Annotation": p.annotations[0],
         ]
         for (type, value) in samples {
-            #expect(Self.labels(value) == Self.serializedFields[type], "\(type) gained or lost a field: serialize it in Bundle.swift and docs/BUNDLE.md")
+            #expect(
+                Self.labels(value) == Self.serializedFields[type],
+                "\(type) gained or lost a field: serialize it in Bundle.swift and docs/BUNDLE.md, bump the format version")
         }
         let bytes = BundleWriter.encode(p)
         let decoded = try BundleReader.decode(bytes)
