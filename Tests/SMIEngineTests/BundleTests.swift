@@ -117,7 +117,7 @@ struct BundleTests {
         for (type, value) in samples {
             #expect(
                 Self.labels(value) == Self.serializedFields[type],
-                "\(type) gained or lost a field: serialize it in Bundle.swift and docs/BUNDLE.md, bump the format version")
+                "\(type) gained or lost a field: serialize it in BundleWriter/BundleReader.swift and docs/BUNDLE.md, bump the format version")
         }
         let bytes = BundleWriter.encode(p)
         let decoded = try BundleReader.decode(bytes)
