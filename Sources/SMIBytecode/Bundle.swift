@@ -50,8 +50,8 @@ public enum BundleLayout {
     /// The first eight bytes: `SMIB`, CR, LF, 0x1A, LF (a text-mode copy or a truncated
     /// download breaks them).
     public static let magic: [UInt8] = [0x53, 0x4D, 0x49, 0x42, 0x0D, 0x0A, 0x1A, 0x0A]
-    /// The format version this build writes and the only one it reads.
-    public static let formatVersion: UInt32 = 1
+    /// The format version this build writes and the only one it reads (``Program/formatVersion``).
+    public static let formatVersion: UInt32 = Program.formatVersion
     /// The header's size in bytes.
     public static let headerLength = 64
     /// Where the format version is.
