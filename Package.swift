@@ -75,6 +75,7 @@ let package = Package(
             name: "smi",
             dependencies: [
                 "SMIEngine",
+                "SMIBytecode",
                 "SMIGenerate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -94,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SMIEngineCTests",
-            dependencies: ["SMIEngineC", "CSMIEngine", "SMIEngine", "SMITestSupport"]
+            dependencies: ["SMIEngineC", "CSMIEngine", "SMIEngine", "SMIBytecode", "SMITestSupport"]
         ),
     ]
 )

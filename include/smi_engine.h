@@ -5,6 +5,7 @@
  * Lifecycle
  *
  *   1. smi_policy_compile() or smi_policy_compile_paths()  -> smi_policy*  (+ smi_diagnostics*)
+ *      or smi_policy_load_bundle() / smi_policy_load_bundle_file() for a bundle `smi compile` wrote
  *   2. smi_scratch_create(), once per thread                 -> smi_scratch*
  *   3. per connection: smi_identity_resolve() the peer       -> smi_identity (a small cache)
  *   4. per request:    smi_policy_decide_access() / smi_policy_select_backend()
@@ -80,6 +81,10 @@ typedef int32_t smi_status;
 #define SMI_ERROR_LIMIT (-8)
 /** A bug in the engine; please report it. */
 #define SMI_ERROR_INTERNAL (-9)
+/** A compiled policy bundle was refused (bad magic, other format version, truncated, checksum
+ *  mismatch, malformed sections, a program the verifier refuses, a pattern that does not
+ *  compile, an unreadable file); the diagnostics say why (docs/BUNDLE.md lists the codes). */
+#define SMI_ERROR_BUNDLE (-10)
 
 /** Static, NUL-terminated text for any status, including unknown ones. Never NULL. */
 const char *smi_status_string(smi_status status);
@@ -174,6 +179,29 @@ smi_status smi_policy_compile(smi_policy **out, smi_diagnostics **diagnostics, c
  */
 smi_status smi_policy_compile_paths(smi_policy **out, smi_diagnostics **diagnostics, const smi_string *paths,
                                     size_t count, const smi_compile_options *options);
+
+/**
+ * Loads a compiled policy bundle (docs/BUNDLE.md; `smi compile -o policy.smib` writes one) from
+ * `length` bytes at `bytes`, which are only read during the call. The bundle is checked whole
+ * (magic, format version, length, CRC-32C checksum, section table, every count and index), its
+ * program verified and its regexes compiled before a policy exists: a refused bundle never runs.
+ *
+ * out          receives the new policy (reference count 1) on SMI_OK, NULL otherwise.
+ * diagnostics  if not NULL, receives the diagnostics (one error saying why on SMI_ERROR_BUNDLE,
+ *              its code such as "bundle-truncated" or "bundle-checksum-mismatch", its file
+ *              "<bundle>"; none on SMI_OK); NULL when not wanted.
+ *
+ * Returns SMI_OK, SMI_ERROR_BUNDLE, SMI_ERROR_INVALID_ARGUMENT (out NULL, or bytes NULL with a
+ * non-zero length), SMI_ERROR_NO_MEMORY. Thread-safe.
+ */
+smi_status smi_policy_load_bundle(smi_policy **out, smi_diagnostics **diagnostics, const void *bytes, size_t length);
+
+/**
+ * As smi_policy_load_bundle, reading the bundle file at `path` (a file that cannot be read is
+ * SMI_ERROR_BUNDLE with an "io" diagnostic; diagnostics name the path as their file).
+ * Returns SMI_ERROR_INVALID_ARGUMENT for an empty path or one holding a NUL byte.
+ */
+smi_status smi_policy_load_bundle_file(smi_policy **out, smi_diagnostics **diagnostics, smi_string path);
 
 /** Adds a reference to `policy` and returns it (NULL for NULL). Thread-safe. */
 smi_policy *smi_policy_retain(smi_policy *policy);

@@ -51,6 +51,9 @@ step swift test || true
 step swift build -c release --product smi || exit 1
 step python3 "$shared/conformance/run.py" .build/release/smi || true
 step python3 "$shared/realworld/check.py" .build/release/smi || true
+# Compiled bundles (docs/BUNDLE.md): deterministic, and `smi eval --bundle` answers every
+# conformance request exactly as `smi eval --policy` does.
+step scripts/bundle-check.sh .build/release/smi "$shared/conformance/cases" || true
 # The C ABI: library build and install, examples, hostile-argument tests under valgrind,
 # ASan and TSan, and the C example against `smi eval` on the shared cases.
 step env SMI_SHARED="$shared" scripts/test-c.sh || true

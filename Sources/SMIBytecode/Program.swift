@@ -136,7 +136,8 @@ public struct Annotation: Sendable, Hashable {
 /// Plain data, no compiled regexes: `SMIRuntime` verifies it and turns it into an executable
 /// policy. The layout is specified in docs/BYTECODE.md.
 public struct Program: Sendable, Hashable {
-    /// The format version this build writes and reads.
+    /// The bundle format version this build writes and reads (docs/BUNDLE.md); bump it with any
+    /// change to the fields below or their encoding.
     public static let formatVersion: UInt32 = 1
 
     /// Options baked in at compile time.

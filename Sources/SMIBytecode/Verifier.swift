@@ -20,8 +20,11 @@ public struct VerificationError: Error, Sendable, Hashable, CustomStringConverti
 ///
 /// Guarantees: every instruction decodes; every jump and switch target is strictly forward and
 /// at an instruction boundary (so evaluation always ends); the last instruction ends evaluation
-/// (no path falls off the end); every index and table offset is in bounds; both entries are
-/// instruction boundaries; weight tables are well formed. Regexes are checked when the runtime
+/// (no path falls off the end); every index and table offset is in bounds (strings, names,
+/// methods, grants, route sets, split conditions, switch and weight tables, method indices of
+/// route candidates, header tests); every candidate of a route set `MATCH_ROUTES` names has a
+/// grant; both entries and every annotation are instruction boundaries (annotations sorted);
+/// switch tables keep an empty slot; weight tables are well formed. Regexes are checked when the runtime
 /// compiles them.
 public enum Verifier {
     /// Verifies `program`; throws the first problem found.
@@ -89,6 +92,10 @@ public enum Verifier {
                     guard value < program.routeSets.count else {
                         throw VerificationError(offset: pc, "route set \(value) out of bounds")
                     }
+                    // MATCH_ROUTES allows with the matching candidate's grant: each must name one.
+                    for candidate in program.routeSets[Int(value)].candidates where candidate.grant >= program.grants.count {
+                        throw VerificationError(offset: pc, "route set \(value) has a candidate without a grant")
+                    }
                 case .grant:
                     guard value < program.grants.count else {
                         throw VerificationError(offset: pc, "grant \(value) out of bounds")
@@ -151,8 +158,16 @@ public enum Verifier {
                 throw VerificationError(offset: nil, "split condition route set \(condition.routeSet) out of bounds")
             }
         }
+        var previousAnnotation: UInt32 = 0
         for annotation in program.annotations {
             try checkString(annotation.text, "annotation")
+            guard Int(annotation.offset) < code.count, boundaries[Int(annotation.offset)] else {
+                throw VerificationError(offset: Int(annotation.offset), "annotation is not at an instruction")
+            }
+            guard annotation.offset >= previousAnnotation else {
+                throw VerificationError(offset: Int(annotation.offset), "annotations are not sorted by offset")
+            }
+            previousAnnotation = annotation.offset
         }
     }
 }

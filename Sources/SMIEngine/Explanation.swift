@@ -1,3 +1,4 @@
+import SMIBytecode
 import SMICompiler
 import SMIRegex
 
@@ -19,8 +20,14 @@ public struct AccessExplanation: Sendable, Hashable, CustomStringConvertible {
     public var decision: AccessDecision
     /// The normalized path, for HTTP requests.
     public var normalizedPath: String?
-    /// One entry per TrafficTarget naming the destination, in namespace/name order.
+    /// One entry per TrafficTarget naming the destination, in namespace/name order; empty for
+    /// a policy loaded from a bundle, which has no source to explain.
     public var targets: [TargetExplanation]
+    /// For a policy loaded from a bundle: the instructions the decision passed through, each
+    /// with the resource it came from (the program is all a bundle has); empty otherwise.
+    public var decisionPath: [String] = []
+    /// Whether the policy came from a bundle (then ``decisionPath`` replaces ``targets``).
+    public var fromBundle = false
 
     /// A report for a person.
     public var description: String {
@@ -33,6 +40,11 @@ public struct AccessExplanation: Sendable, Hashable, CustomStringConvertible {
             lines.append("DENY: \(decision.reason?.rawValue ?? "?")")
         }
         if let p = normalizedPath { lines.append("normalized path: \(p)") }
+        if fromBundle {
+            lines.append("policy loaded from a bundle: no source manifests to explain target by target; decision path:")
+            for step in decisionPath { lines.append("  " + step) }
+            return lines.joined(separator: "\n")
+        }
         if targets.isEmpty {
             lines.append("no TrafficTarget names this destination")
         }
@@ -57,9 +69,14 @@ extension Policy {
             explanation.targets = []
             return explanation
         }
+        let regexScratch = RegexScratch(matchLimit: options.matchLimit, depthLimit: options.depthLimit)
+        guard let normalized else {
+            explanation.fromBundle = true
+            explanation.decisionPath = traceAccess(request, path: path ?? "", regexScratch: regexScratch)
+            return explanation
+        }
         let destination = canonicalIdentity(request.destination)
         let source = canonicalIdentity(request.source)
-        let regexScratch = RegexScratch(matchLimit: options.matchLimit, depthLimit: options.depthLimit)
         for t in normalized.targets where t.destination == destination {
             explanation.targets.append(explainTarget(t, request, source: source, path: path ?? "", regexScratch: regexScratch))
         }
@@ -149,5 +166,96 @@ extension Policy {
             if outcome != .match { return "header `\(h.name)` value does not match `\(h.pattern)`" }
         }
         return nil
+    }
+}
+
+extension Policy {
+    /// The access instructions `request` passes through, read from the program alone (for
+    /// bundles): each step with its offset, what it decided and the resource it came from.
+    private func traceAccess(_ r: AccessRequest, path: String, regexScratch: RegexScratch?) -> [String] {
+        var notes: [UInt32: [String]] = [:]
+        for a in program.annotations { notes[a.offset, default: []].append(program.string(a.text) ?? "?") }
+        func resolve(_ identity: String) -> UInt32 {
+            var s = identity
+            return s.withUTF8 { executable.resolveIdentity(UnsafeRawBufferPointer($0)) }
+        }
+        let source = resolve(r.source)
+        let destination = resolve(r.destination)
+        let methodIndex = program.methods.firstIndex { program.string($0) == r.method }.map(UInt32.init) ?? noIndex
+        let code = program.code
+        var steps: [String] = []
+        var pc = Int(program.accessEntry)
+        // A verified program only jumps forward, so this walk ends within code.count steps.
+        while pc < code.count, steps.count <= code.count {
+            guard let op = Opcode(rawValue: UInt8(truncatingIfNeeded: code[pc])), pc + op.length <= code.count else { break }
+            var line = "\(pc) \(op.info.mnemonic)"
+            var next: Int? = pc + op.length
+            func lookup(_ key: UInt32, _ shown: String) {
+                let entries = SwitchTable.decode(program.tables, at: Int(code[pc + 1])) ?? []
+                if let hit = entries.first(where: { $0.key == key }) {
+                    line += " \(shown) -> \(hit.target)"
+                    next = Int(hit.target)
+                } else {
+                    line += " \(shown): no case, fall through"
+                }
+            }
+            switch op {
+            case .switchDestination: lookup(destination, r.destination)
+            case .switchSource: lookup(source, r.source)
+            case .switchProtocol: lookup(r.transport.code.rawValue, r.transport.rawValue)
+            case .switchPort: lookup(UInt32(clamping: r.port), String(r.port))
+            case .switchMethod: lookup(methodIndex, r.method)
+            case .matchRoutes:
+                let set = Int(code[pc + 1])
+                if set < program.routeSets.count,
+                    let k = program.routeSets[set].candidates.firstIndex(where: { holds($0, r, path: path, regexScratch: regexScratch) })
+                {
+                    line += " routes \(set): candidate \(k) matches; allow"
+                    next = nil
+                } else {
+                    line += " routes \(set): no candidate matches, fall through"
+                }
+            case .allow, .deny:
+                line = "\(pc) " + Disassembler.instruction(at: pc, in: program).0
+                next = nil
+            case .jump:
+                line += " -> \(code[pc + 1])"
+                next = Int(code[pc + 1])
+            default:
+                line += " (not an access instruction)"
+                next = nil
+            }
+            if let note = notes[UInt32(pc)] { line += "   ; " + note.joined(separator: "; ") }
+            steps.append(line)
+            guard let n = next, n > pc else { break }
+            pc = n
+        }
+        return steps
+    }
+
+    /// Whether route candidate `c` holds for `r` (methods, path pattern, headers).
+    private func holds(_ c: RouteCandidate, _ r: AccessRequest, path: String, regexScratch: RegexScratch?) -> Bool {
+        guard let regexScratch else { return false }
+        let methodNames = c.methods.map { $0 < program.methods.count ? program.string(program.methods[Int($0)]) : nil }
+        if !methodNames.isEmpty, !methodNames.contains(r.method) { return false }
+        if c.path != noIndex {
+            guard let pattern = program.string(c.path),
+                let regex = try? Regex(pattern, anchoring: options.fullPathMatch ? .whole : .start)
+            else { return false }
+            var p = path
+            let outcome = p.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            guard outcome == .match else { return false }
+        }
+        for h in c.headers {
+            guard let name = program.string(h.name), let pattern = program.string(h.pattern) else { return false }
+            let values = r.headers.filter { $0.name.asciiLowercased == name }.map(\.value)
+            guard !values.isEmpty else { return false }
+            var value = values.joined(separator: ", ")
+            if value.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) { return false }
+            guard let regex = try? Regex(pattern, anchoring: .whole) else { return false }
+            let outcome = value.withUTF8 { regexScratch.evaluate(regex, UnsafeRawBufferPointer($0), validUTF8: false) }
+            guard outcome == .match else { return false }
+        }
+        return true
     }
 }

@@ -30,8 +30,9 @@ public final class Policy: Sendable {
     public let diagnostics: [Diagnostic]
     /// The compiled program.
     public let program: Program
-    /// The normalized policy the program was compiled from (used to explain decisions).
-    public let normalized: NormalizedPolicy
+    /// The normalized policy the program was compiled from (used to explain decisions), or nil
+    /// for a policy loaded from a bundle, which carries the program only.
+    public let normalized: NormalizedPolicy?
     package let executable: ExecutablePolicy
     let options: PolicyOptions
     package let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
@@ -39,7 +40,11 @@ public final class Policy: Sendable {
     /// their policy by it; an address could be reused after a free).
     package let serial: UInt64 = nextPolicySerial.add(1, ordering: .relaxed).newValue
 
-    private init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
+    /// Whether the policy was loaded from a compiled bundle rather than compiled from manifests.
+    public var isFromBundle: Bool { normalized == nil }
+
+    private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
+        let executable: ExecutablePolicy
         do {
             executable = try ExecutablePolicy(program: program)
         } catch {
@@ -47,6 +52,13 @@ public final class Policy: Sendable {
                 Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(error)", at: nil)
             ])
         }
+        self.init(program: program, executable: executable, normalized: normalized, diagnostics: diagnostics, options: options)
+    }
+
+    /// A policy around an already verified executable program (a bundle load makes one
+    /// with no normalized policy).
+    init(program: Program, executable: ExecutablePolicy, normalized: NormalizedPolicy?, diagnostics: [Diagnostic], options: PolicyOptions) {
+        self.executable = executable
         self.program = program
         self.normalized = normalized
         self.diagnostics = diagnostics

@@ -111,6 +111,56 @@ public func smi_policy_compile_paths(
     }
 }
 
+// MARK: Bundles
+
+/// Loads with `load` and hands out the policy and diagnostics as smi_policy_load_bundle documents.
+private func loadAndHandOut(
+    _ out: UnsafeMutablePointer<OpaquePointer?>, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ load: () throws(PolicyCompileError) -> Policy
+) -> smi_status {
+    let policy: Policy
+    do {
+        policy = try load()
+    } catch {
+        if let diagnostics { diagnostics.pointee = opaque(DiagnosticsHandle(error.diagnostics)) }
+        return SMI_ERROR_BUNDLE
+    }
+    out.pointee = opaque(PolicyHandle(policy))
+    if let diagnostics { diagnostics.pointee = opaque(DiagnosticsHandle(policy.diagnostics)) }
+    return SMI_OK
+}
+
+@c @implementation
+public func smi_policy_load_bundle(
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ bytes: UnsafeRawPointer?, _ length: Int
+) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = nil
+    diagnostics?.pointee = nil
+    guard length >= 0, length == 0 || bytes != nil else { return SMI_ERROR_INVALID_ARGUMENT }
+    let buffer = UnsafeRawBufferPointer(start: length == 0 ? nil : bytes, count: length)
+    return loadAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
+        try Policy.load(bundle: buffer)
+    }
+}
+
+@c @implementation
+public func smi_policy_load_bundle_file(
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ diagnostics: UnsafeMutablePointer<OpaquePointer?>?,
+    _ path: smi_string
+) -> smi_status {
+    guard let out else { return SMI_ERROR_INVALID_ARGUMENT }
+    out.pointee = nil
+    diagnostics?.pointee = nil
+    // A NUL inside a path would silently name another file: refused, as is an empty path.
+    guard let bytes = path.bytes, !bytes.isEmpty, !bytes.contains(0) else { return SMI_ERROR_INVALID_ARGUMENT }
+    let name = String(decoding: bytes, as: UTF8.self)
+    return loadAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
+        try Policy.load(bundleAt: name)
+    }
+}
+
 @c @implementation
 public func smi_policy_retain(_ policy: OpaquePointer?) -> OpaquePointer? {
     guard case .handle(let h) = checkHandle(policy, .policy, as: PolicyHandle.self) else { return nil }

@@ -27,6 +27,7 @@ public func smi_status_string(_ status: smi_status) -> UnsafePointer<CChar>? {
     case SMI_ERROR_NO_POLICY: text = "the holder has no policy"
     case SMI_ERROR_LIMIT: text = "request exceeds a limit"
     case SMI_ERROR_INTERNAL: text = "internal error"
+    case SMI_ERROR_BUNDLE: text = "the policy bundle was refused"
     default: text = "unknown status"
     }
     return cString(text)

@@ -68,21 +68,51 @@ struct PolicyArguments: ParsableArguments {
             valueName: "path"
         )
     )
-    var paths: [String]
+    var paths: [String] = []
+
+    @Option(
+        name: .customLong("bundle"),
+        help: ArgumentHelp("A compiled policy bundle (`smi compile -o`) instead of --policy.", valueName: "file")
+    )
+    var bundle: String?
 
     @OptionGroup(title: "Compile options")
     var flags: CompileFlags
 
-    /// Compiles the policy. Warnings go to standard error; if compiling fails, every error and
-    /// warning does and the command exits with status 1. Notes (skipped non-SMI objects and
-    /// the like) are left to `smi lint`.
+    func validate() throws {
+        if bundle != nil {
+            guard paths.isEmpty else { throw ValidationError("give --policy or --bundle, not both") }
+            guard flags.policyOptions == PolicyOptions() else {
+                throw ValidationError("compile options are baked into a bundle; give them to `smi compile`")
+            }
+        } else if paths.isEmpty {
+            throw ValidationError("missing --policy (or --bundle)")
+        }
+    }
+
+    /// Compiles the policy (or loads the bundle). Warnings go to standard error; if compiling
+    /// fails, every error and warning does and the command exits with status 1. Notes (skipped
+    /// non-SMI objects and the like) are left to `smi lint`.
     func compile() throws -> Policy {
         do {
+            if let bundle { return try Policy.load(bundleAt: bundle) }
             let policy = try Policy.compile(paths: paths, options: flags.policyOptions)
             report(policy.diagnostics)
             return policy
         } catch {
             report(error.diagnostics)
+            throw ExitCode.failure
+        }
+    }
+
+    /// Compiles `paths` as ``compile()`` does, for commands that take their paths otherwise.
+    static func compile(paths: [String], options: PolicyOptions) throws -> Policy {
+        do {
+            let policy = try Policy.compile(paths: paths, options: options)
+            StandardError.write(policy.diagnostics.filter { $0.severity != .note }.sortedByLocation())
+            return policy
+        } catch {
+            StandardError.write(error.diagnostics.filter { $0.severity != .note }.sortedByLocation())
             throw ExitCode.failure
         }
     }

@@ -18,8 +18,11 @@ struct SMI: ParsableCommand {
                   --destination default/api-service --port 9090 --protocol http \\
                   --path /metrics
               smi disasm --policy policies/
+              smi compile policies/ -o policy.smib
+              smi info policy.smib
+              smi eval --bundle policy.smib --requests requests.jsonl
               smi generate --targets 1000 --seed 1 --out /tmp/mesh
             """,
-        subcommands: [Eval.self, Lint.self, Explain.self, Disasm.self, Generate.self]
+        subcommands: [Eval.self, Lint.self, Explain.self, Disasm.self, Compile.self, Info.self, Generate.self]
     )
 }

@@ -56,9 +56,10 @@ struct APITests {
             (SMI_ERROR_STALE_IDENTITY, "identity resolved by another policy and no name to re-resolve"),
             (SMI_ERROR_OUT_OF_RANGE, "index out of range"), (SMI_ERROR_NO_POLICY, "the holder has no policy"),
             (SMI_ERROR_LIMIT, "request exceeds a limit"), (SMI_ERROR_INTERNAL, "internal error"),
+            (SMI_ERROR_BUNDLE, "the policy bundle was refused"),
         ]
         for (code, text) in codes { #expect(String(cString: smi_status_string(code)) == text) }
-        for code: smi_status in [1, -10, 12345, .min, .max] { #expect(String(cString: smi_status_string(code)) == "unknown status") }
+        for code: smi_status in [1, -11, 12345, .min, .max] { #expect(String(cString: smi_status_string(code)) == "unknown status") }
         #expect(smi_status_string(SMI_OK) == smi_status_string(SMI_OK))  // static: the same pointer
 
         let reasons: [(Int32, String)] = [

@@ -1,7 +1,8 @@
 /*
  * arg_checks.c: every entry point of smi_engine.h called with bad arguments (NULLs, zero and
  * too-small size fields, handles of the wrong kind, bad protocols and ports, too many headers,
- * NULL data with a length, broken YAML, unreadable paths, indexes out of range), asserting the
+ * NULL data with a length, broken YAML, unreadable paths, indexes out of range, truncated and
+ * corrupted policy bundles), asserting the
  * documented status and never a crash; plus valid round trips and freeing NULL.
  *
  * The model is Hyperscan's unit/hyperscan/arg_checks.cpp. Run it plainly, under valgrind and
@@ -1132,11 +1133,187 @@ static void test_references(void) {
     for (int i = 0; i < 8; i++) smi_scratch_free(scratches[i]);
 }
 
+/* ---- bundles -------------------------------------------------------------------------------- */
+
+/* CRC-32C (Castagnoli), bitwise: docs/BUNDLE.md "Checksum". */
+static uint32_t crc32c(const uint8_t *bytes, size_t length) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < length; i++) {
+        crc ^= bytes[i];
+        for (int k = 0; k < 8; k++) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static void put32(uint8_t *at, uint32_t value) {
+    for (int i = 0; i < 4; i++) at[i] = (uint8_t)(value >> (8 * i));
+}
+
+#define BUNDLE_LENGTH 352
+
+/* A bundle written by hand from docs/BUNDLE.md alone (a second writer): options, empty tables,
+ * code `DENY port-not-allowed; ROOT`, access entry 0, split entry 2. */
+static void make_bundle(uint8_t out[BUNDLE_LENGTH]) {
+    memset(out, 0, BUNDLE_LENGTH);
+    static const uint8_t magic[8] = {0x53, 0x4D, 0x49, 0x42, 0x0D, 0x0A, 0x1A, 0x0A};
+    memcpy(out, magic, 8);
+    put32(out + 8, 1);              /* format version */
+    put32(out + 12, 64);            /* header length */
+    put32(out + 16, BUNDLE_LENGTH); /* total length */
+    put32(out + 24, 11);            /* sections */
+    memcpy(out + 32, "arg_checks", 10);
+    /* kind: offset, length (every section starts at a multiple of 8) */
+    static const uint32_t sections[11][3] = {
+        {1, 240, 20}, {2, 264, 4}, {3, 272, 4}, {4, 280, 4}, {5, 288, 4}, {6, 296, 4},
+        {7, 304, 4}, {8, 312, 16}, {9, 328, 4}, {10, 336, 8}, {11, 344, 4},
+    };
+    for (int i = 0; i < 11; i++) {
+        uint8_t *entry = out + 64 + 16 * i;
+        put32(entry, sections[i][0]);
+        put32(entry + 8, sections[i][1]);
+        put32(entry + 12, sections[i][2]);
+    }
+    put32(out + 240, 0);          /* options: flags */
+    put32(out + 244, 0x1F);       /* normalization */
+    put32(out + 248, 100000);     /* match limit */
+    put32(out + 252, 10000);      /* depth limit */
+    put32(out + 312, 3);          /* code: 3 words */
+    put32(out + 316, 8u | 1u << 8);  /* DENY, 1 operand */
+    put32(out + 320, 3);          /* port-not-allowed */
+    put32(out + 324, 13);         /* ROOT */
+    put32(out + 336, 0);          /* access entry */
+    put32(out + 340, 2);          /* split entry */
+    put32(out + 20, crc32c(out, BUNDLE_LENGTH));
+}
+
+/* The code of the only diagnostic, copied into `code` ("" when there is not exactly one). */
+static void bundle_code(smi_diagnostics *diagnostics, char *code, size_t size) {
+    code[0] = 0;
+    smi_diagnostic d = {0};
+    d.size = sizeof d;
+    if (smi_diagnostics_count(diagnostics) == 1 && smi_diagnostics_get(diagnostics, 0, &d) == SMI_OK &&
+        d.code.length < size) {
+        memcpy(code, d.code.data, d.code.length);
+        code[d.code.length] = 0;
+    }
+}
+
+static void test_bundles(void) {
+    uint8_t bundle[BUNDLE_LENGTH];
+    make_bundle(bundle);
+    smi_policy *policy = NULL;
+    smi_diagnostics *diagnostics = NULL;
+    char code[64];
+
+    CHECK_STATUS(smi_policy_load_bundle(NULL, NULL, bundle, sizeof bundle), SMI_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, NULL, 5), SMI_ERROR_INVALID_ARGUMENT);
+    CHECK(policy == NULL && diagnostics == NULL);
+
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, bundle, sizeof bundle), SMI_OK);
+    CHECK(policy != NULL && smi_diagnostics_count(diagnostics) == 0);
+    if (policy != NULL) {
+        smi_scratch *scratch = NULL;
+        CHECK_STATUS(smi_scratch_create(&scratch), SMI_OK);
+        smi_access_request r = good_access();
+        smi_access_decision d = fresh_decision();
+        CHECK_STATUS(smi_policy_decide_access(&d, policy, scratch, &r), SMI_OK);
+        CHECK(d.allowed == 0 && d.reason == SMI_REASON_PORT_NOT_ALLOWED);
+        smi_scratch_free(scratch);
+    }
+    smi_policy_release(policy);
+    smi_diagnostics_free(diagnostics);
+    policy = NULL;
+    diagnostics = NULL;
+
+    /* every truncation, then every single-bit corruption: refused, never a policy */
+    int truncations_refused = 0, corruptions_refused = 0;
+    for (size_t length = 0; length < sizeof bundle; length++) {
+        if (smi_policy_load_bundle(&policy, NULL, bundle, length) == SMI_ERROR_BUNDLE && policy == NULL) truncations_refused++;
+        smi_policy_release(policy);
+        policy = NULL;
+    }
+    CHECK(truncations_refused == (int)sizeof bundle);
+    for (size_t at = 0; at < sizeof bundle; at++) {
+        bundle[at] ^= 0x10;
+        if (smi_policy_load_bundle(&policy, NULL, bundle, sizeof bundle) == SMI_ERROR_BUNDLE && policy == NULL) corruptions_refused++;
+        smi_policy_release(policy);
+        policy = NULL;
+        bundle[at] ^= 0x10;
+    }
+    CHECK(corruptions_refused == (int)sizeof bundle);
+
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, bundle, sizeof bundle - 1), SMI_ERROR_BUNDLE);
+    bundle_code(diagnostics, code, sizeof code);
+    CHECK(strcmp(code, "bundle-truncated") == 0);
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    bundle[300] ^= 1;
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, bundle, sizeof bundle), SMI_ERROR_BUNDLE);
+    bundle_code(diagnostics, code, sizeof code);
+    CHECK(strcmp(code, "bundle-checksum-mismatch") == 0);
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    bundle[300] ^= 1;
+    /* a backward jump with a valid checksum: the verifier refuses it */
+    put32(bundle + 316, 9u | 1u << 8); /* JUMP */
+    put32(bundle + 320, 0);            /* to itself */
+    put32(bundle + 20, 0);
+    put32(bundle + 20, crc32c(bundle, sizeof bundle));
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, bundle, sizeof bundle), SMI_ERROR_BUNDLE);
+    bundle_code(diagnostics, code, sizeof code);
+    CHECK(strcmp(code, "bundle-invalid-program") == 0);
+    CHECK(policy == NULL);
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    make_bundle(bundle);
+
+    /* files */
+    char dir[] = "/tmp/smi-arg-checks-bundle-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], missing[256];
+    snprintf(path, sizeof path, "%s/policy.smib", dir);
+    snprintf(missing, sizeof missing, "%s/missing.smib", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fwrite(bundle, 1, sizeof bundle, f);
+        fclose(f);
+    }
+    smi_string p_good = {path, strlen(path)}, p_missing = {missing, strlen(missing)}, p_null = {NULL, 4};
+    CHECK_STATUS(smi_policy_load_bundle_file(NULL, NULL, p_good), SMI_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, NULL, p_null), SMI_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, NULL, (smi_string){NULL, 0}), SMI_ERROR_INVALID_ARGUMENT);
+    static const char nul_path[] = "/tmp\0/x.smib";
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, NULL, ((smi_string){nul_path, sizeof nul_path - 1})),
+                 SMI_ERROR_INVALID_ARGUMENT);
+    CHECK(policy == NULL);
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, &diagnostics, p_good), SMI_OK);
+    CHECK(policy != NULL);
+    smi_policy_release(policy);
+    smi_diagnostics_free(diagnostics);
+    policy = NULL;
+    diagnostics = NULL;
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, &diagnostics, p_missing), SMI_ERROR_BUNDLE);
+    bundle_code(diagnostics, code, sizeof code);
+    CHECK(strcmp(code, "io") == 0 && policy == NULL);
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    /* a folder is no bundle */
+    smi_string p_dir = {dir, strlen(dir)};
+    CHECK_STATUS(smi_policy_load_bundle_file(&policy, &diagnostics, p_dir), SMI_ERROR_BUNDLE);
+    CHECK(policy == NULL);
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     test_versions_and_strings();
     test_references();
     test_compile();
     test_compile_paths();
+    test_bundles();
 
     smi_policy *policy = compile_text("policy.yaml", policy_yaml, sizeof policy_yaml - 1);
     smi_scratch *scratch = NULL;
