@@ -266,24 +266,35 @@ ngx_http_smi_has_suffix(ngx_str_t *path, const char *suffix)
 }
 
 /*
- * Loads a precompiled policy bundle (.smib). Returns NGX_OK with *out set, or NGX_ERROR after
- * logging why.
- *
- * The bundle loader, smi_policy_load_bundle_file(smi_policy **out, smi_diagnostics **diagnostics,
- * smi_string path), is not in this libsmiengine yet. When it is, the body becomes: call it with
- * {(const char *) path->data, path->len}, ngx_http_smi_log_diagnostics() the diagnostics, free
- * them, and on a status other than SMI_OK (SMI_ERROR_BUNDLE, -10, for a bad bundle) log
- * smi_status_string(status) and return NGX_ERROR, as ngx_http_smi_compile() does. Until then a
- * .smib path is refused rather than read as a manifest.
+ * Loads a precompiled policy bundle (.smib, written by `smi compile`). Returns NGX_OK with *out
+ * set, or NGX_ERROR after logging why (a truncated, corrupted or other-version bundle, or one whose
+ * program fails the engine's verifier, is refused with its own diagnostic code).
  */
 static ngx_int_t
 ngx_http_smi_load_bundle(ngx_conf_t *cf, ngx_http_smi_main_conf_t *mcf, ngx_str_t *path, smi_policy **out)
 {
+    smi_diagnostics *diagnostics = NULL;
+    smi_string name;
+    smi_status status;
+
     *out = NULL;
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "smi_policy: \"%V\" is a policy bundle, and this libsmiengine (%s) cannot load "
-                  "bundles; give the manifests instead (%V)", path, SMI_VERSION_STRING, &mcf->where);
-    return NGX_ERROR;
+    /* A bundle carries the options it was compiled with (smi compile --full-path-match ...). */
+    if (mcf->full_path_match == 1 || mcf->trust_domain.len > 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "smi_policy: \"%V\" is a bundle, which carries its compile options: drop "
+                      "smi_full_path_match and smi_trust_domain, or give them to smi compile (%V)", path, &mcf->where);
+        return NGX_ERROR;
+    }
+    name.data = (const char *) path->data;
+    name.length = path->len;
+    status = smi_policy_load_bundle_file(out, &diagnostics, name);
+    ngx_http_smi_log_diagnostics(cf->log, diagnostics);
+    if (status != SMI_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "smi_policy: bundle \"%V\" refused: %s (%V)", path,
+                      smi_status_string(status), &mcf->where);
+    }
+    smi_diagnostics_free(diagnostics);
+    return status == SMI_OK ? NGX_OK : NGX_ERROR;
 }
 
 /* Compiles the smi_policy paths into *out. Returns NGX_OK, or NGX_ERROR after logging why. */

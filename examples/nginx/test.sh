@@ -19,6 +19,8 @@
 #   reload-broken  `nginx -s reload` with that policy fails in the error log, the workers stay,
 #                  the old policy keeps answering
 #   reload-ok      a reload with a valid new policy puts it in force
+#   bundle         smi_policy loads a bundle from `smi compile`; a truncated bundle fails nginx -t
+#                  ("bundle is truncated") and a reload to it leaves the bundle's policy answering
 #
 # usage: examples/nginx/test.sh        (KEEP=1 keeps the temporary folder; SMI_NGINX_BUILD=DIR
 #        builds into DIR instead of .build-nginx; SMI_LINK=shared as for build.sh)
@@ -302,6 +304,42 @@ reload_ok_check() {
 }
 out=$(reload_ok_check 2>&1)
 result reload-ok $? "$out"
+
+# ---- a precompiled bundle ----------------------------------------------------------------------------
+# `smi compile` writes the manifests as a bundle; smi_policy loads it; a truncated one fails
+# `nginx -t` with the engine's bundle error and a reload to it leaves the bundle's policy answering.
+smi=${SMI_BIN:-$(cd "$root" && swift build -c release --product smi --show-bin-path 2>/dev/null)/smi}
+bundle_check() {
+    [ -x "$smi" ] || (cd "$root" && swift build -c release --product smi >"$tmp/build-smi.log" 2>&1) ||
+        { echo "cannot build smi"; return 1; }
+    "$smi" compile "$here/policies/mesh.yaml" -o "$tmp/mesh.smib" 2>"$tmp/compile.out" || { cat "$tmp/compile.out"; return 1; }
+    sed -i "s|smi_policy $tmp/policy;|smi_policy $tmp/mesh.smib;|" "$tmp/nginx.conf"
+    "$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" -e stderr >"$tmp/t-bundle.out" 2>&1 || { cat "$tmp/t-bundle.out"; return 1; }
+    "$nginx" -s reload -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" >"$tmp/reload3.out" 2>&1
+    local _ got
+    for _ in $(seq 50); do # the auditor (granted by the folder's auditor.yaml only) loses access
+        got=$(request "$port_main" /orders/12 -H "X-SMI-Source: shop/auditor")
+        [ "${got%% *}" = 403 ] && break
+        sleep 0.1
+    done
+    echo "bundle: auditor $(echo "$got" | cut -d' ' -f1-2)"
+    [ "$(echo "$got" | cut -d' ' -f1-2)" = "403 source-not-allowed" ] &&
+        [ "$(request "$port_main" /orders/12 "${frontend[@]}" | cut -d' ' -f1)" = 200 ] || return 1
+    head -c 100 "$tmp/mesh.smib" >"$tmp/short.smib"
+    mv "$tmp/short.smib" "$tmp/mesh.smib"
+    if "$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" -e stderr >"$tmp/t-short.out" 2>&1; then
+        echo "nginx -t accepted a truncated bundle"
+        return 1
+    fi
+    grep -q "error: bundle is truncated" "$tmp/t-short.out" || { cat "$tmp/t-short.out"; return 1; }
+    grep -o "error: bundle is truncated[^(]*" "$tmp/t-short.out" | head -1
+    "$nginx" -s reload -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" >"$tmp/reload4.out" 2>&1
+    sleep 0.5
+    [ "$(request "$port_main" /orders/12 "${frontend[@]}" | cut -d' ' -f1)" = 200 ] &&
+        [ "$(request "$port_main" /orders/12 -H "X-SMI-Source: shop/auditor" | cut -d' ' -f1-2)" = "403 source-not-allowed" ]
+}
+out=$(bundle_check 2>&1)
+result bundle $? "$(echo "$out" | tr '\n' ' ')"
 
 if grep -E '\[(alert|crit)\]|exited on signal|core dumped' "$tmp/error.log" >"$tmp/bad.log"; then
     result error-log-clean 1 "$(head -3 "$tmp/bad.log")"
