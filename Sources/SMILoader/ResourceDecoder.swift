@@ -51,14 +51,15 @@ struct ResourceDecoder {
     // MARK: Keys
 
     /// Checks a mapping's keys: `allowed` keys pass; `misplaced` keys (fields of another version
-    /// of this kind) are `field-wrong-version` errors with the given message; others are
-    /// `unknown-field` warnings, with an optional hint.
+    /// of this kind, for which `misplaced` returns a message) are `field-wrong-version` errors
+    /// with that message; others are `unknown-field` warnings, with the hint `hints` returns, if any.
+    /// Messages are only built for keys that need them.
     mutating func checkKeys(
         _ mapping: DocumentNode,
         path: String,
-        allowed: Set<String>,
-        misplaced: [String: String] = [:],
-        hints: [String: String] = [:]
+        allowed: [StaticString],
+        misplaced: (String) -> String? = { _ in nil },
+        hints: (String) -> String? = { _ in nil }
     ) {
         for entry in mapping.entries {
             let key = entry.key
@@ -68,12 +69,12 @@ struct ResourceDecoder {
                     field: path.isEmpty ? nil : path)
                 continue
             }
+            if allowed.contains(where: { key.isScalar(equalTo: $0) }) { continue }
             let name = key.text
-            if allowed.contains(name) { continue }
             let field = Self.join(path, name)
-            if let message = misplaced[name] {
+            if let message = misplaced(name) {
                 error(.fieldWrongVersion, message, at: key.location, field: field)
-            } else if let hint = hints[name] {
+            } else if let hint = hints(name) {
                 warning(.unknownField, "unknown field `\(name)` is ignored; \(hint)", at: key.location, field: field)
             } else {
                 warning(.unknownField, "unknown field `\(name)` is ignored", at: key.location, field: field)
@@ -100,7 +101,7 @@ struct ResourceDecoder {
 
     /// A sequence's items; nil (no diagnostic) for null, which means absent; a `wrong-type`
     /// error for anything else.
-    mutating func list(_ node: DocumentNode, field: String) -> [DocumentNode]? {
+    mutating func list(_ node: DocumentNode, field: String) -> DocumentNode.Items? {
         if node.kind == .sequence { return node.items }
         if node.isNull { return nil }
         error(.wrongType, "expected a list, \(Self.found(node))", at: node.location, field: field)
