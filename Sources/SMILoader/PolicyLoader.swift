@@ -36,7 +36,9 @@ public enum PolicyLoader {
             case .success(.directory(let device, let inode)):
                 var files: [String] = []
                 var visited: Set<[UInt64]> = [[device, inode]]
+                let start = ContinuousClock.now
                 collect(folder: path, into: &files, visited: &visited, diagnostics: &session.diagnostics, depth: 0)
+                session.timings.read += start.duration(to: .now)
                 for file in files.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                     session.loadFile(file)
                 }
@@ -111,13 +113,18 @@ struct LoadSession {
     private var pendingDuplicateKeys: [Diagnostic] = []
     private var resourceCount = 0
     private var reportedResourceLimit = false
+    /// Time spent so far, by phase.
+    var timings = LoadTimings()
 
     init(limits: LoaderLimits) {
         self.limits = limits
     }
 
     mutating func loadFile(_ path: String) {
-        switch FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes) {
+        let start = ContinuousClock.now
+        let read = FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes)
+        timings.read += start.duration(to: .now)
+        switch read {
         case .failure(let diagnostic):
             diagnostics.append(diagnostic)
         case .success(let bytes):
@@ -152,6 +159,7 @@ struct LoadSession {
         }
         let documents: [DocumentNode]
         var problems: [Diagnostic]
+        let parseStart = ContinuousClock.now
         if Self.isJSON(source) {
             let (node, found) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
             documents = node.map { [$0] } ?? []
@@ -159,6 +167,9 @@ struct LoadSession {
         } else {
             (documents, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
         }
+        let decodeStart = ContinuousClock.now
+        timings.parse += parseStart.duration(to: decodeStart)
+        defer { timings.decode += decodeStart.duration(to: .now) }
         // A repeated key belongs to the object it is written in: that object reports it (with its
         // resource and field) and is left out of the model. Repeats outside SMI objects stay errors.
         pendingDuplicateKeys = problems.filter { $0.code == .duplicateKey }
@@ -391,6 +402,7 @@ struct LoadSession {
 
     /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
+        let start = ContinuousClock.now
         var model = PolicyModel()
         model.trafficTargets = trafficTargets.sorted { $0.key < $1.key }.map(\.value)
         model.identityBindings = identityBindings.sorted { $0.key < $1.key }.map(\.value)
@@ -409,6 +421,9 @@ struct LoadSession {
             let (ka, kb) = (key(a.element), key(b.element))
             return ka != kb ? ka < kb : a.offset < b.offset
         }
-        return LoadResult(model: model, diagnostics: ordered.map(\.element))
+        var result = LoadResult(model: model, diagnostics: ordered.map(\.element))
+        result.timings = timings
+        result.timings.finish = start.duration(to: .now)
+        return result
     }
 }
