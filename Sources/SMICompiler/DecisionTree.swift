@@ -35,20 +35,21 @@ struct DecisionTree {
     private var ids: [TreeNode: Int] = [:]
     private(set) var notes: [Int: String] = [:]
 
-    /// The id of `node`, adding it when new.
-    mutating func intern(_ node: TreeNode, note: String? = nil) -> Int {
+    /// The id of `node`, adding it when new. The note is only built for a new node (most
+    /// leaves are met again and again; their notes were most of the string building).
+    mutating func intern(_ node: TreeNode, note: @autoclosure () -> String? = nil) -> Int {
         if let id = ids[node] { return id }
         let id = nodes.count
         nodes.append(node)
         ids[node] = id
-        if let note { notes[id] = note }
+        if let note = note() { notes[id] = note }
         return id
     }
 
     /// A switch, or just `otherwise` when no case leads elsewhere.
-    mutating func switchOn(_ op: Opcode, _ cases: [SwitchCase], otherwise: Int, note: String? = nil) -> Int {
+    mutating func switchOn(_ op: Opcode, _ cases: [SwitchCase], otherwise: Int, note: @autoclosure () -> String? = nil) -> Int {
         let useful = cases.filter { $0.node != otherwise }.sorted { $0.key < $1.key }
         if useful.isEmpty { return otherwise }
-        return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note)
+        return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note())
     }
 }

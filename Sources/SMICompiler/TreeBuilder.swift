@@ -102,9 +102,10 @@ struct TreeBuilder {
             cases.append(SwitchCase(key: name(source), node: buildSource(mine)))
         }
         let deny = tree.intern(.deny(.sourceNotAllowed))
-        let note = "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", ")
         if cases.isEmpty { return deny }
-        return tree.intern(.switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny), note: note)
+        return tree.intern(
+            .switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny),
+            note: "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", "))
     }
 
     private mutating func buildSource(_ targets: [NormalizedTarget]) -> Int {
