@@ -16,8 +16,8 @@ extension ResourceDecoder {
                 root,
                 path: "",
                 allowed: ["apiVersion", "kind", "metadata", "status", "matches"],
-                misplaced: { [versionText] name in
-                    name == "spec" ? "`spec` is not a field in \(versionText); `matches` is a top-level field there" : nil
+                misplaced: { [version] name in
+                    name == "spec" ? "`spec` is not a field in \(version); `matches` is a top-level field there" : nil
                 }
             )
             matchesNode = root["matches"]
@@ -26,9 +26,9 @@ extension ResourceDecoder {
                 root,
                 path: "",
                 allowed: Self.topLevelKeysAndSpec,
-                misplaced: { [versionText] name in
+                misplaced: { [version] name in
                     name == "matches"
-                        ? "`matches` is not a top-level field in \(versionText); it belongs under `spec`" : nil
+                        ? "`matches` is not a top-level field in \(version); it belongs under `spec`" : nil
                 }
             )
             if let specNode = root["spec"] {
@@ -184,9 +184,9 @@ extension ResourceDecoder {
                 spec,
                 path: "spec",
                 allowed: [],
-                misplaced: { [versionText] name in
+                misplaced: { [version] name in
                     name == "matches"
-                        ? "`matches` is not a field of \(kindName) `spec` in \(versionText); it exists from specs.smi-spec.io/v1alpha4"
+                        ? "`matches` is not a field of \(kindName) `spec` in \(version); it exists from specs.smi-spec.io/v1alpha4"
                         : nil
                 }
             )

@@ -21,9 +21,9 @@ extension ResourceDecoder {
         }
         guard let spec = mapping(specNode, field: "spec") else { return nil }
         checkKeys(spec, path: "spec", allowed: alpha >= 3 ? ["service", "backends", "matches"] : ["service", "backends"]) {
-            [versionText] name in
+            [version] name in
             name == "matches" && alpha < 3
-                ? "`matches` is not a field of `spec` in \(versionText); it exists from split.smi-spec.io/v1alpha3" : nil
+                ? "`matches` is not a field of `spec` in \(version); it exists from split.smi-spec.io/v1alpha3" : nil
         }
 
         var service: Located<String>?

@@ -15,12 +15,12 @@ extension ResourceDecoder {
                 root,
                 path: "",
                 allowed: ["apiVersion", "kind", "metadata", "status", "destination", "sources", "specs"],
-                misplaced: { [versionText] name in
+                misplaced: { [version] name in
                     switch name {
                     case "spec":
                         return
-                            "`spec` is not a field in \(versionText); `destination`, `sources` and `specs` are top-level fields there"
-                    case "rules": return "`rules` is not a field in \(versionText); rules are written as top-level `specs`"
+                            "`spec` is not a field in \(version); `destination`, `sources` and `specs` are top-level fields there"
+                    case "rules": return "`rules` is not a field in \(version); rules are written as top-level `specs`"
                     default: return nil
                     }
                 }
@@ -31,13 +31,13 @@ extension ResourceDecoder {
                 root,
                 path: "",
                 allowed: Self.topLevelKeysAndSpec,
-                misplaced: { [versionText] name in
-                    let below = "is not a top-level field in \(versionText); it belongs under `spec`"
+                misplaced: { [version] name in
+                    let below = "is not a top-level field in \(version); it belongs under `spec`"
                     switch name {
                     case "destination": return "`destination` \(below)"
                     case "sources": return "`sources` \(below)"
                     case "rules": return "`rules` \(below)"
-                    case "specs": return "`specs` is not a field in \(versionText); rules are written as `spec.rules`"
+                    case "specs": return "`specs` is not a field in \(version); rules are written as `spec.rules`"
                     default: return nil
                     }
                 }
@@ -51,9 +51,9 @@ extension ResourceDecoder {
                 spec,
                 path: "spec",
                 allowed: ["destination", "sources", "rules"],
-                misplaced: { [versionText] name in
+                misplaced: { [version] name in
                     name == "specs"
-                        ? "`specs` is not a field of `spec` in \(versionText); rules are written as `spec.rules`" : nil
+                        ? "`specs` is not a field of `spec` in \(version); rules are written as `spec.rules`" : nil
                 }
             )
             body = spec
@@ -113,13 +113,13 @@ extension ResourceDecoder {
         case (false, true): allowed = ["kind", "name", "namespace", "group"]
         case (false, false): allowed = ["kind", "name", "namespace"]
         }
-        checkKeys(map, path: path, allowed: allowed) { [versionText] name in
+        checkKeys(map, path: path, allowed: allowed) { [version] name in
             if name == "port" && isDestination && alpha > 2 {
                 return
-                    "`port` is not a field of `destination` in \(versionText); ports come from TCPRoute and UDPRoute `spec.matches.ports`"
+                    "`port` is not a field of `destination` in \(version); ports come from TCPRoute and UDPRoute `spec.matches.ports`"
             }
             if name == "group" && alpha < 4 {
-                return "`group` is not a field of a subject in \(versionText); it exists from access.smi-spec.io/v1alpha4"
+                return "`group` is not a field of a subject in \(version); it exists from access.smi-spec.io/v1alpha4"
             }
             return nil
         }

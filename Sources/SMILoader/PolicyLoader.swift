@@ -250,9 +250,7 @@ struct LoadSession {
                 at: apiVersionNode.location)
             return
         }
-        let groupName =
-            apiVersionText.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
-            ?? ""
+        let groupName = apiVersionText.firstIndex(of: "/").map { String(apiVersionText[..<$0]) } ?? apiVersionText
         guard let group = APIGroup(rawValue: groupName) else {
             let what = kindText.map { "`\($0)`" } ?? "an object"
             note("\(what) of `\(apiVersionText)` is not an SMI resource and is skipped", at: root.location)

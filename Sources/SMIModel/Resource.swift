@@ -32,9 +32,11 @@ public struct APIVersion: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Parses `group/v1alphaN`; nil for anything else.
     public init?(parsing text: String) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let group = APIGroup(rawValue: String(parts[0])),
-            parts[1].hasPrefix("v1alpha"), let n = Int(parts[1].dropFirst("v1alpha".count)), n >= 1
+        // Exactly one `/`, found without splitting into an array (this runs once per object).
+        guard let slash = text.firstIndex(of: "/") else { return nil }
+        let version = text[text.index(after: slash)...]
+        guard !version.contains("/"), let group = APIGroup(rawValue: String(text[..<slash])),
+            version.hasPrefix("v1alpha"), let n = Int(version.dropFirst("v1alpha".count)), n >= 1
         else { return nil }
         self.group = group
         self.alpha = n
