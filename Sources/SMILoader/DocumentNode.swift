@@ -110,7 +110,7 @@ public struct DocumentNode: Sendable {
     func isScalar(equalTo key: String) -> Bool {
         let record = self.record
         guard record.kind == .scalar else { return false }
-        return tree.textEquals(index, key)
+        return tree.textEquals(index, key, keyIsASCII: isASCII(key))
     }
 
     /// Whether the node is a scalar whose text is exactly `key` (an ASCII literal).
@@ -203,16 +203,18 @@ final class DocumentTree: Sendable {
         }
     }
 
-    func textEquals(_ index: Int, _ key: String) -> Bool {
+    /// Whether scalar `index`'s text equals `key` as `String`s compare; `keyIsASCII` says
+    /// whether every byte of `key` is ASCII (the caller checks once per lookup).
+    func textEquals(_ index: Int, _ key: String, keyIsASCII: Bool) -> Bool {
         let record = records[index]
         let sameBytes = textBytes.withUnsafeBufferPointer { buffer -> Bool in
-            let text = buffer[record.textStart..<record.textStart + record.textCount]
-            return key.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(text) }
+            let text = UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount])
+            return key.utf8.withContiguousStorageIfAvailable { bytesEqual($0, text) }
                 ?? key.utf8.elementsEqual(text)
         }
         if sameBytes { return true }
         // Different bytes can still be equal Strings when either side is not ASCII (canonical equivalence).
-        if record.isASCII && key.utf8.allSatisfy({ $0 < 0x80 }) { return false }
+        if record.isASCII && keyIsASCII { return false }
         return text(of: index) == key
     }
 
@@ -221,8 +223,9 @@ final class DocumentTree: Sendable {
         if record.isASCII {
             guard record.textCount == key.utf8CodeUnitCount else { return false }
             return textBytes.withUnsafeBufferPointer { buffer in
-                UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount).elementsEqual(
-                    buffer[record.textStart..<record.textStart + record.textCount])
+                bytesEqual(
+                    UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount),
+                    UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount]))
             }
         }
         return text(of: index) == key.description
@@ -311,8 +314,9 @@ struct DocumentTreeBuilder {
         let (ra, rb) = (records[a], records[b])
         if ra.textCount == rb.textCount {
             let same = textBytes.withUnsafeBufferPointer { buffer in
-                buffer[ra.textStart..<ra.textStart + ra.textCount].elementsEqual(
-                    buffer[rb.textStart..<rb.textStart + rb.textCount])
+                bytesEqual(
+                    UnsafeBufferPointer(rebasing: buffer[ra.textStart..<ra.textStart + ra.textCount]),
+                    UnsafeBufferPointer(rebasing: buffer[rb.textStart..<rb.textStart + rb.textCount]))
             }
             if same { return true }
         }
@@ -411,11 +415,14 @@ extension DocumentNode {
     private func childPosition(ofKey key: String) -> Int? {
         let record = self.record
         guard record.kind == .mapping else { return nil }
+        let keyIsASCII = isASCII(key)
         var at = record.childStart
         let end = at + record.childCount
         while at < end {
             let keyIndex = Int(tree.children[at])
-            if tree.records[keyIndex].kind == .scalar && tree.textEquals(keyIndex, key) { return at }
+            if tree.records[keyIndex].kind == .scalar && tree.textEquals(keyIndex, key, keyIsASCII: keyIsASCII) {
+                return at
+            }
             at += 2
         }
         return nil
@@ -555,6 +562,16 @@ enum CoreSchema {
 
     /// The type a plain (unquoted) scalar, given as UTF-8, resolves to.
     static func resolve(_ bytes: UnsafeBufferPointer<UInt8>) -> DocumentNode.ScalarType {
+        guard let first = bytes.first else { return .null }
+        // Every non-string form starts with one of these bytes; most scalars are names and stop here.
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+            UInt8(ascii: "f"), UInt8(ascii: "F"):
+            break
+        default:
+            return .string
+        }
         if bytes.count <= 6, let type = literalType(bytes) { return type }
         if isInteger(bytes) { return .int }
         if isFloat(bytes) { return .float }
@@ -575,7 +592,8 @@ enum CoreSchema {
     /// The type of the null, boolean, infinity and not-a-number spellings (all ASCII, so bytes
     /// compare as the `String`s would).
     private static func literalType(_ bytes: UnsafeBufferPointer<UInt8>) -> DocumentNode.ScalarType? {
-        for literal in literals where literal.text.count == bytes.count && literal.text.elementsEqual(bytes) {
+        for literal in literals
+        where literal.text.count == bytes.count && literal.text.withUnsafeBufferPointer({ bytesEqual($0, bytes) }) {
             return literal.type
         }
         return nil
@@ -631,4 +649,22 @@ enum CoreSchema {
         }
         return i == bytes.count
     }
+}
+
+/// Whether two byte buffers hold the same bytes.
+@inline(__always)
+func bytesEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    guard let pa = a.baseAddress, let pb = b.baseAddress else { return true }
+    var i = 0
+    while i < a.count {
+        if pa[i] != pb[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+/// Whether every byte of `text` is ASCII.
+func isASCII(_ text: String) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { !$0.contains { $0 >= 0x80 } } ?? text.utf8.allSatisfy { $0 < 0x80 }
 }
