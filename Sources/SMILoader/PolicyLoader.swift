@@ -250,7 +250,11 @@ struct LoadSession {
                 at: apiVersionNode.location)
             return
         }
-        let groupName = apiVersionText.firstIndex(of: "/").map { String(apiVersionText[..<$0]) } ?? apiVersionText
+        // The text before the first `/` (by bytes when every byte is a Character, as in ASCII).
+        let slash =
+            isASCII(apiVersionText)
+            ? apiVersionText.utf8.firstIndex(of: UInt8(ascii: "/")) : apiVersionText.firstIndex(of: "/")
+        let groupName = slash.map { String(apiVersionText[..<$0]) } ?? apiVersionText
         guard let group = APIGroup(rawValue: groupName) else {
             let what = kindText.map { "`\($0)`" } ?? "an object"
             note("\(what) of `\(apiVersionText)` is not an SMI resource and is skipped", at: root.location)
