@@ -402,27 +402,34 @@ struct LoadSession {
         }
     }
 
+    /// The values in the order of their identities (sorting the keys alone moves far less than
+    /// sorting key/value pairs).
+    private static func sortedByID<Value>(_ values: [ResourceID: Value]) -> [Value] {
+        values.keys.sorted().compactMap { values[$0] }
+    }
+
     /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
         let start = ContinuousClock.now
         var model = PolicyModel()
-        model.trafficTargets = trafficTargets.sorted { $0.key < $1.key }.map(\.value)
-        model.identityBindings = identityBindings.sorted { $0.key < $1.key }.map(\.value)
-        model.httpRouteGroups = httpRouteGroups.sorted { $0.key < $1.key }.map(\.value)
-        model.tcpRoutes = tcpRoutes.sorted { $0.key < $1.key }.map(\.value)
-        model.udpRoutes = udpRoutes.sorted { $0.key < $1.key }.map(\.value)
-        model.trafficSplits = trafficSplits.sorted { $0.key < $1.key }.map(\.value)
+        model.trafficTargets = Self.sortedByID(trafficTargets)
+        model.identityBindings = Self.sortedByID(identityBindings)
+        model.httpRouteGroups = Self.sortedByID(httpRouteGroups)
+        model.tcpRoutes = Self.sortedByID(tcpRoutes)
+        model.udpRoutes = Self.sortedByID(udpRoutes)
+        model.trafficSplits = Self.sortedByID(trafficSplits)
         // Inputs in load order (paths that were never read, such as missing ones, after those that were),
-        // then line and column; diagnostics without a location last. The sort is stable.
+        // then line and column; diagnostics without a location last. The sort is stable. Keys are
+        // computed once per diagnostic, not per comparison.
         let unread = fileOrder.count
-        let ordered = diagnostics.enumerated().sorted { a, b in
-            func key(_ d: Diagnostic) -> (Int, Int, Int) {
-                guard let location = d.location else { return (Int.max, 0, 0) }
-                return (fileOrder[location.file] ?? unread, location.line, location.column)
-            }
-            let (ka, kb) = (key(a.element), key(b.element))
-            return ka != kb ? ka < kb : a.offset < b.offset
+        let keys: [(Int, Int, Int)] = diagnostics.map { d in
+            guard let location = d.location else { return (Int.max, 0, 0) }
+            return (fileOrder[location.file] ?? unread, location.line, location.column)
         }
+        let order = keys.indices.sorted { a, b in
+            keys[a] != keys[b] ? keys[a] < keys[b] : a < b
+        }
+        let ordered = order.map { (offset: $0, element: diagnostics[$0]) }
         var result = LoadResult(model: model, diagnostics: ordered.map(\.element))
         result.timings = timings
         result.timings.finish = start.duration(to: .now)
