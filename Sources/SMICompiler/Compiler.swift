@@ -52,7 +52,7 @@ public enum Compiler {
         if diagnostics.containsErrors {
             return CompileOutput(program: nil, normalized: normalized, diagnostics: diagnostics, timings: timings)
         }
-        var emitter = Emitter(program: builder.finish(), tree: builder.tree)
+        var emitter = Emitter(program: builder.finish(), tree: builder.tree, strings: builder.strings)
         emitter.emit(accessRoot: accessRoot, splitRoot: splitRoot)
         timings.emit = emitStart.duration(to: .now)
         return CompileOutput(program: emitter.program, normalized: normalized, diagnostics: diagnostics, timings: timings)
