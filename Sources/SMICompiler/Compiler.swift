@@ -9,6 +9,21 @@ public struct CompileOutput: Sendable {
     public var normalized: NormalizedPolicy
     /// Warnings, notes and errors found while compiling.
     public var diagnostics: [Diagnostic]
+    /// Where compiling spent its time.
+    public var timings = CompileTimings()
+}
+
+/// Where a compilation spent its time (`ContinuousClock`), pass by pass, for `smi lint --timings`.
+public struct CompileTimings: Sendable {
+    /// `lower`: model to normalized policy.
+    public var lower: Duration = .zero
+    /// `build`: normalized policy to decision DAG.
+    public var build: Duration = .zero
+    /// `emit`: decision DAG to bytecode.
+    public var emit: Duration = .zero
+
+    /// All passes at zero.
+    public init() {}
 }
 
 /// Compiles a policy model into decision-tree bytecode, in three named passes:
@@ -18,8 +33,12 @@ public struct CompileOutput: Sendable {
 public enum Compiler {
     /// Compiles `model`. The program is nil when any error was found (the diagnostics say where).
     public static func compile(_ model: PolicyModel, options: CompileOptions = .init()) -> CompileOutput {
+        var timings = CompileTimings()
+        let lowerStart = ContinuousClock.now
         var lowering = Lowering(model: model, options: options)
         let normalized = lowering.run()
+        let buildStart = ContinuousClock.now
+        timings.lower = lowerStart.duration(to: buildStart)
         var diagnostics = lowering.diagnostics
         let programOptions = ProgramOptions(
             fullPathMatch: options.fullPathMatch, normalization: options.normalization,
@@ -28,11 +47,14 @@ public enum Compiler {
         let accessRoot = builder.buildAccess(normalized)
         let splitRoot = builder.buildSplit(normalized)
         diagnostics += builder.diagnostics
+        let emitStart = ContinuousClock.now
+        timings.build = buildStart.duration(to: emitStart)
         if diagnostics.containsErrors {
-            return CompileOutput(program: nil, normalized: normalized, diagnostics: diagnostics)
+            return CompileOutput(program: nil, normalized: normalized, diagnostics: diagnostics, timings: timings)
         }
-        var emitter = Emitter(program: builder.finish(), tree: builder.tree)
+        var emitter = Emitter(program: builder.finish(), tree: builder.tree, strings: builder.strings)
         emitter.emit(accessRoot: accessRoot, splitRoot: splitRoot)
-        return CompileOutput(program: emitter.program, normalized: normalized, diagnostics: diagnostics)
+        timings.emit = emitStart.duration(to: .now)
+        return CompileOutput(program: emitter.program, normalized: normalized, diagnostics: diagnostics, timings: timings)
     }
 }

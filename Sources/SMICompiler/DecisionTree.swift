@@ -39,7 +39,9 @@ struct DecisionTree {
 
     init(keepsNotes: Bool) { self.keepsNotes = keepsNotes }
 
-    /// The id of `node`, adding it when new.
+    /// The id of `node`, adding it when new. The note is only built for a new node (most
+    /// leaves are met again and again; their notes were most of the string building), and only
+    /// when notes are kept.
     mutating func intern(_ node: TreeNode, note: @autoclosure () -> String? = nil) -> Int {
         if let id = ids[node] { return id }
         let id = nodes.count

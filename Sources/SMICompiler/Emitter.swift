@@ -7,10 +7,14 @@ struct Emitter {
     var program: Program
     let tree: DecisionTree
     private var weightTables: [Int: UInt32] = [:]
+    /// The interner that filled `program.strings`, when the caller has it (saves re-hashing
+    /// every string of the program).
+    private let interner: StringInterner?
 
-    init(program: Program, tree: DecisionTree) {
+    init(program: Program, tree: DecisionTree, strings: StringInterner? = nil) {
         self.program = program
         self.tree = tree
+        self.interner = strings.flatMap { $0.strings.count == program.strings.count ? $0 : nil }
     }
 
     mutating func emit(accessRoot: Int, splitRoot: Int) {
@@ -19,7 +23,7 @@ struct Emitter {
         // Patch list: (code index, node id) for jump operands, (table index, node id) for tables.
         var codePatches: [(Int, Int)] = []
         var tablePatches: [(Int, Int)] = []
-        var strings = StringInterner(program: program)
+        var strings = interner ?? StringInterner(program: program)
 
         // Only nodes something jumps to get a block of their own; terminals reached only by
         // fall-through are copied inline.

@@ -13,6 +13,9 @@ struct Lowering {
     private var tcpRoutes: [String: PortRoute] = [:]
     private var udpRoutes: [String: PortRoute] = [:]
     private var loweredMatches: [String: [NormalizedMatch]] = [:]
+    /// What checking each distinct pattern found (a mesh repeats the same few patterns in many
+    /// groups; each check compiles the pattern twice with PCRE2).
+    private var regexVerdicts: [String: (error: RegexSyntaxError?, features: RegexFeatures?)] = [:]
 
     init(model: PolicyModel, options: CompileOptions) {
         self.model = model
@@ -56,27 +59,35 @@ struct Lowering {
         }
     }
 
-    private mutating func check(_ regex: Located<String>, resource: ResourceID, field: String) {
-        if let error = Regex.check(regex.value) {
+    private mutating func check(_ regex: Located<String>, resource: ResourceID, field: @autoclosure () -> String) {
+        let verdict: (error: RegexSyntaxError?, features: RegexFeatures?)
+        if let known = regexVerdicts[regex.value] {
+            verdict = known
+        } else {
+            let error = Regex.check(regex.value)
+            verdict = (error, error == nil ? Regex.features(of: regex.value) : nil)
+            regexVerdicts[regex.value] = verdict
+        }
+        if let error = verdict.error {
             diagnostics.append(Diagnostic(
                 .error, .invalidRegex,
                 "invalid regex `\(regex.value)`: \(error.message) at offset \(error.offset)",
-                at: regex.location, resource: resource, field: field))
+                at: regex.location, resource: resource, field: field()))
             return
         }
-        let features = Regex.features(of: regex.value)
+        guard let features = verdict.features else { return }
         if features.backreferences || features.lookaround {
             let what = features.backreferences ? "backreferences" : "lookaround"
             diagnostics.append(Diagnostic(
                 .warning, .regexPortability,
                 "regex `\(regex.value)` uses \(what), which RE2-based meshes reject",
-                at: regex.location, resource: resource, field: field))
+                at: regex.location, resource: resource, field: field()))
         }
         if features.catastrophicBacktracking {
             diagnostics.append(Diagnostic(
                 .warning, DiagnosticCode("regex-backtracking"),
                 "regex `\(regex.value)` nests unbounded repetition and can backtrack catastrophically; the match budget will stop it",
-                at: regex.location, resource: resource, field: field))
+                at: regex.location, resource: resource, field: field()))
         }
     }
 

@@ -64,28 +64,71 @@ public struct NormalizedTarget: Sendable, Hashable {
     /// access v1alpha1/v1alpha2 `destination.port`.
     public var port: Int?
     /// Rules in the order written.
-    public var rules: [NormalizedRule]
+    public var rules: [NormalizedRule] {
+        didSet { derived = DerivedRules(rules) }
+    }
+    /// What the accessors below read, computed once per change of `rules` (the tree builder
+    /// asks for them for every leaf).
+    private var derived: DerivedRules
+
+    init(id: ResourceID, location: SourceLocation, destination: String?, sources: [String], port: Int?, rules: [NormalizedRule]) {
+        self.id = id
+        self.location = location
+        self.destination = destination
+        self.sources = sources
+        self.port = port
+        self.rules = rules
+        self.derived = DerivedRules(rules)
+    }
 
     /// Whether the target has an HTTPRouteGroup rule (found or not).
-    public var hasHTTPRules: Bool { rules.contains { if case .http = $0 { return true } else { return false } } }
+    public var hasHTTPRules: Bool { derived.hasHTTPRules }
     /// Coverages of its TCPRoute rules.
-    public var tcpCoverages: [PortCoverage] {
-        rules.compactMap { if case .tcp(_, let c) = $0 { return c } else { return nil } }
-    }
+    public var tcpCoverages: [PortCoverage] { derived.tcpCoverages }
     /// Coverages of its UDPRoute rules.
-    public var udpCoverages: [PortCoverage] {
-        rules.compactMap { if case .udp(_, let c) = $0 { return c } else { return nil } }
-    }
+    public var udpCoverages: [PortCoverage] { derived.udpCoverages }
     /// The HTTP matches it selects, in rule order then group order, without repeats.
-    public var httpMatches: [NormalizedMatch] {
+    public var httpMatches: [NormalizedMatch] { derived.httpMatches }
+}
+
+/// A TrafficTarget's rules sorted by use: whether any is HTTP, the TCP and UDP coverages, the
+/// HTTP matches without repeats. A class, so that copying a target costs one retain for all four.
+final class DerivedRules: Sendable, Hashable {
+    let hasHTTPRules: Bool
+    let tcpCoverages: [PortCoverage]
+    let udpCoverages: [PortCoverage]
+    let httpMatches: [NormalizedMatch]
+
+    init(_ rules: [NormalizedRule]) {
+        var hasHTTPRules = false
+        var tcpCoverages: [PortCoverage] = []
+        var udpCoverages: [PortCoverage] = []
+        var httpMatches: [NormalizedMatch] = []
         var seen = Set<String>()
-        var result: [NormalizedMatch] = []
         for rule in rules {
-            guard case .http(let group, let matches) = rule else { continue }
-            for m in matches where seen.insert(group + "\u{0}" + m.name).inserted { result.append(m) }
+            switch rule {
+            case .http(let group, let matches):
+                hasHTTPRules = true
+                for m in matches where seen.insert(group + "\u{0}" + m.name).inserted { httpMatches.append(m) }
+            case .tcp(_, let coverage):
+                tcpCoverages.append(coverage)
+            case .udp(_, let coverage):
+                udpCoverages.append(coverage)
+            }
         }
-        return result
+        self.hasHTTPRules = hasHTTPRules
+        self.tcpCoverages = tcpCoverages
+        self.udpCoverages = udpCoverages
+        self.httpMatches = httpMatches
     }
+
+    // Derived from the rules, which the target compares itself: equal rules give equal values.
+    static func == (a: DerivedRules, b: DerivedRules) -> Bool {
+        a.hasHTTPRules == b.hasHTTPRules && a.tcpCoverages == b.tcpCoverages && a.udpCoverages == b.udpCoverages
+            && a.httpMatches == b.httpMatches
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hasHTTPRules) }
 }
 
 /// A TrafficSplit lowered: full names and the conditions of its matches.

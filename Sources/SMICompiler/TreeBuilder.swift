@@ -11,7 +11,7 @@ import SMIModel
 struct TreeBuilder {
     var tree: DecisionTree
     var program: Program
-    private var strings = StringInterner()
+    private(set) var strings = StringInterner()
     private var nameIndex: [String: UInt32] = [:]
     private var methodIndex: [String: UInt32] = [:]
     private var grantIndex: [Grant: UInt32] = [:]

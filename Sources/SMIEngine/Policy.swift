@@ -73,12 +73,20 @@ public final class Policy: Sendable {
     /// Compiles the manifests in `paths` (files, or folders read recursively for `.yaml`,
     /// `.yml` and `.json`).
     public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
-        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options)
+        var timings = PolicyTimings()
+        return try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
+    }
+
+    /// Compiles the manifests in `paths` like ``compile(paths:options:limits:)``, and says in
+    /// `timings` how long each phase took (filled in also when compiling fails).
+    public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init(), timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
+        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
     }
 
     /// Compiles in-memory manifests; each source's name is what diagnostics call the file.
     public static func compile(sources: [PolicySource], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
-        try compile(PolicyLoader.load(sources: sources, limits: limits), options: options)
+        var timings = PolicyTimings()
+        return try compile(PolicyLoader.load(sources: sources, limits: limits), options: options, timings: &timings)
     }
 
     /// Compiles one in-memory manifest text named `name`.
@@ -86,19 +94,24 @@ public final class Policy: Sendable {
         try compile(sources: [PolicySource(name: name, text: text)], options: options)
     }
 
-    private static func compile(_ loaded: LoadResult, options: PolicyOptions) throws(PolicyCompileError) -> Policy {
+    private static func compile(_ loaded: LoadResult, options: PolicyOptions, timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
+        timings.load = loaded.timings
         var diagnostics = loaded.diagnostics
         if diagnostics.containsErrors {
             // Still run the compiler's checks (regexes, references) so every problem is reported.
             let output = Compiler.compile(loaded.model, options: options.compileOptions)
+            timings.compile = output.timings
             diagnostics += output.diagnostics
             throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
         }
         let output = Compiler.compile(loaded.model, options: options.compileOptions)
+        timings.compile = output.timings
         diagnostics += output.diagnostics
         guard let program = output.program else {
             throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
         }
+        let start = ContinuousClock.now
+        defer { timings.executable = start.duration(to: .now) }
         return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options)
     }
 

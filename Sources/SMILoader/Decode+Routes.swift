@@ -15,16 +15,21 @@ extension ResourceDecoder {
             checkKeys(
                 root,
                 path: "",
-                allowed: Self.topLevelKeys.union(["matches"]),
-                misplaced: ["spec": "`spec` is not a field in \(versionText); `matches` is a top-level field there"]
+                allowed: ["apiVersion", "kind", "metadata", "status", "matches"],
+                misplaced: { [version] name in
+                    name == "spec" ? "`spec` is not a field in \(version); `matches` is a top-level field there" : nil
+                }
             )
             matchesNode = root["matches"]
         } else {
             checkKeys(
                 root,
                 path: "",
-                allowed: Self.topLevelKeys.union(["spec"]),
-                misplaced: ["matches": "`matches` is not a top-level field in \(versionText); it belongs under `spec`"]
+                allowed: Self.topLevelKeysAndSpec,
+                misplaced: { [version] name in
+                    name == "matches"
+                        ? "`matches` is not a top-level field in \(version); it belongs under `spec`" : nil
+                }
             )
             if let specNode = root["spec"] {
                 guard let spec = mapping(specNode, field: "spec") else { return nil }
@@ -38,7 +43,7 @@ extension ResourceDecoder {
         var firstUse: [String: SourceLocation] = [:]
         if let matchesNode {
             let field = Self.join(path, "matches")
-            for (i, item) in (list(matchesNode, field: field) ?? []).enumerated() {
+            for (i, item) in (list(matchesNode, field: field) ?? .empty).enumerated() {
                 guard let match = httpMatch(item, path: Self.index(field, i)) else { continue }
                 if let first = firstUse[match.name] {
                     error(
@@ -157,7 +162,7 @@ extension ResourceDecoder {
         let alpha = version.alpha
         let kindName = kind.rawValue
         if alpha <= 2 {
-            checkKeys(root, path: "", allowed: Self.topLevelKeys.union(["spec"]))
+            checkKeys(root, path: "", allowed: Self.topLevelKeysAndSpec)
             // The CRD has no spec here; an empty one is harmless, content is not.
             if let spec = root.entry("spec"),
                 !(spec.value.isNull || (spec.value.isMapping && spec.value.entries.isEmpty))
@@ -171,7 +176,7 @@ extension ResourceDecoder {
             }
             return PortRoute(origin: origin, ports: [])
         }
-        checkKeys(root, path: "", allowed: Self.topLevelKeys.union(["spec"]))
+        checkKeys(root, path: "", allowed: Self.topLevelKeysAndSpec)
         guard let specNode = root["spec"] else { return PortRoute(origin: origin, ports: []) }
         guard let spec = mapping(specNode, field: "spec") else { return nil }
         if alpha == 3 {
@@ -179,10 +184,11 @@ extension ResourceDecoder {
                 spec,
                 path: "spec",
                 allowed: [],
-                misplaced: [
-                    "matches":
-                        "`matches` is not a field of \(kindName) `spec` in \(versionText); it exists from specs.smi-spec.io/v1alpha4"
-                ]
+                misplaced: { [version] name in
+                    name == "matches"
+                        ? "`matches` is not a field of \(kindName) `spec` in \(version); it exists from specs.smi-spec.io/v1alpha4"
+                        : nil
+                }
             )
             return PortRoute(origin: origin, ports: [])
         }
@@ -200,7 +206,7 @@ extension ResourceDecoder {
         checkKeys(matchesNode, path: "spec.matches", allowed: ["ports"])
         var ports: [Located<Int>] = []
         if let portsNode = matchesNode["ports"] {
-            for (i, item) in (list(portsNode, field: "spec.matches.ports") ?? []).enumerated() {
+            for (i, item) in (list(portsNode, field: "spec.matches.ports") ?? .empty).enumerated() {
                 if let port = port(item, field: Self.index("spec.matches.ports", i)) {
                     ports.append(port)
                 }

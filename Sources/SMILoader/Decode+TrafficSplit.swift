@@ -7,27 +7,24 @@ extension ResourceDecoder {
     mutating func decodeTrafficSplit(_ root: DocumentNode, origin: ResourceOrigin) -> TrafficSplit? {
         let alpha = version.alpha
         let namespace = origin.id.namespace
-        let belongs = "it belongs under `spec`"
         checkKeys(
             root,
             path: "",
-            allowed: Self.topLevelKeys.union(["spec"]),
-            hints: ["service": belongs, "backends": belongs, "matches": belongs]
+            allowed: Self.topLevelKeysAndSpec,
+            hints: { name in
+                name == "service" || name == "backends" || name == "matches" ? "it belongs under `spec`" : nil
+            }
         )
         guard let specNode = root["spec"] else {
             missing("spec", in: root, path: "")
             return nil
         }
         guard let spec = mapping(specNode, field: "spec") else { return nil }
-        var allowed: Set<String> = ["service", "backends"]
-        var misplaced: [String: String] = [:]
-        if alpha >= 3 {
-            allowed.insert("matches")
-        } else {
-            misplaced["matches"] =
-                "`matches` is not a field of `spec` in \(versionText); it exists from split.smi-spec.io/v1alpha3"
+        checkKeys(spec, path: "spec", allowed: alpha >= 3 ? ["service", "backends", "matches"] : ["service", "backends"]) {
+            [version] name in
+            name == "matches" && alpha < 3
+                ? "`matches` is not a field of `spec` in \(version); it exists from split.smi-spec.io/v1alpha3" : nil
         }
-        checkKeys(spec, path: "spec", allowed: allowed, misplaced: misplaced)
 
         var service: Located<String>?
         if let text = requiredString(in: spec, "service", path: "spec") {
@@ -39,7 +36,7 @@ extension ResourceDecoder {
             if node.isNull {
                 error(.wrongType, "expected a list, found null", at: node.location, field: "spec.backends")
             }
-            for (i, item) in (list(node, field: "spec.backends") ?? []).enumerated() {
+            for (i, item) in (list(node, field: "spec.backends") ?? .empty).enumerated() {
                 if let backend = backend(item, path: Self.index("spec.backends", i), namespace: namespace) {
                     backends.append(backend)
                 }
@@ -204,7 +201,7 @@ extension ResourceDecoder {
     /// Decodes an access v1alpha4 IdentityBinding: `spec.schemes` with at least one of
     /// `podLabelSelector{matchLabels}`, `spiffeIdentities[]` and `serviceAccount`.
     mutating func decodeIdentityBinding(_ root: DocumentNode, origin: ResourceOrigin) -> IdentityBinding? {
-        checkKeys(root, path: "", allowed: Self.topLevelKeys.union(["spec"]))
+        checkKeys(root, path: "", allowed: Self.topLevelKeysAndSpec)
         guard let specNode = root["spec"] else {
             missing("spec", in: root, path: "")
             return nil
@@ -253,7 +250,7 @@ extension ResourceDecoder {
         var identities: [String] = []
         if let node = schemes["spiffeIdentities"] {
             let field = Self.join(path, "spiffeIdentities")
-            for (i, item) in (list(node, field: field) ?? []).enumerated() {
+            for (i, item) in (list(node, field: field) ?? .empty).enumerated() {
                 if let text = string(item, field: Self.index(field, i)) { identities.append(text.value) }
             }
         }

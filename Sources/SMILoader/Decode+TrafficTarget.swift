@@ -14,26 +14,33 @@ extension ResourceDecoder {
             checkKeys(
                 root,
                 path: "",
-                allowed: Self.topLevelKeys.union(["destination", "sources", "specs"]),
-                misplaced: [
-                    "spec":
-                        "`spec` is not a field in \(versionText); `destination`, `sources` and `specs` are top-level fields there",
-                    "rules": "`rules` is not a field in \(versionText); rules are written as top-level `specs`",
-                ]
+                allowed: ["apiVersion", "kind", "metadata", "status", "destination", "sources", "specs"],
+                misplaced: { [version] name in
+                    switch name {
+                    case "spec":
+                        return
+                            "`spec` is not a field in \(version); `destination`, `sources` and `specs` are top-level fields there"
+                    case "rules": return "`rules` is not a field in \(version); rules are written as top-level `specs`"
+                    default: return nil
+                    }
+                }
             )
             body = root
         } else {
-            let below = "is not a top-level field in \(versionText); it belongs under `spec`"
             checkKeys(
                 root,
                 path: "",
-                allowed: Self.topLevelKeys.union(["spec"]),
-                misplaced: [
-                    "destination": "`destination` \(below)",
-                    "sources": "`sources` \(below)",
-                    "rules": "`rules` \(below)",
-                    "specs": "`specs` is not a field in \(versionText); rules are written as `spec.rules`",
-                ]
+                allowed: Self.topLevelKeysAndSpec,
+                misplaced: { [version] name in
+                    let below = "is not a top-level field in \(version); it belongs under `spec`"
+                    switch name {
+                    case "destination": return "`destination` \(below)"
+                    case "sources": return "`sources` \(below)"
+                    case "rules": return "`rules` \(below)"
+                    case "specs": return "`specs` is not a field in \(version); rules are written as `spec.rules`"
+                    default: return nil
+                    }
+                }
             )
             guard let specNode = root["spec"] else {
                 missing("spec", in: root, path: "")
@@ -44,9 +51,10 @@ extension ResourceDecoder {
                 spec,
                 path: "spec",
                 allowed: ["destination", "sources", "rules"],
-                misplaced: [
-                    "specs": "`specs` is not a field of `spec` in \(versionText); rules are written as `spec.rules`"
-                ]
+                misplaced: { [version] name in
+                    name == "specs"
+                        ? "`specs` is not a field of `spec` in \(version); rules are written as `spec.rules`" : nil
+                }
             )
             body = spec
         }
@@ -71,7 +79,7 @@ extension ResourceDecoder {
         var sources: [Subject] = []
         if let node = body["sources"] {
             let field = Self.join(path, "sources")
-            for (i, item) in (list(node, field: field) ?? []).enumerated() {
+            for (i, item) in (list(node, field: field) ?? .empty).enumerated() {
                 let itemField = Self.index(field, i)
                 guard let map = mapping(item, field: itemField) else { continue }
                 if let source = subject(map, path: itemField, namespace: namespace, isDestination: false) {
@@ -85,7 +93,7 @@ extension ResourceDecoder {
         let rulesKey = alpha == 1 ? "specs" : "rules"
         if let node = body[rulesKey] {
             let field = Self.join(path, rulesKey)
-            for (i, item) in (list(node, field: field) ?? []).enumerated() {
+            for (i, item) in (list(node, field: field) ?? .empty).enumerated() {
                 if let rule = self.rule(item, path: Self.index(field, i)) { rules.append(rule) }
             }
         }
@@ -99,23 +107,22 @@ extension ResourceDecoder {
     private mutating func subject(_ map: DocumentNode, path: String, namespace: String, isDestination: Bool) -> Subject?
     {
         let alpha = version.alpha
-        var allowed: Set<String> = ["kind", "name", "namespace"]
-        var misplaced: [String: String] = [:]
-        if isDestination {
-            if alpha <= 2 {
-                allowed.insert("port")
-            } else {
-                misplaced["port"] =
-                    "`port` is not a field of `destination` in \(versionText); ports come from TCPRoute and UDPRoute `spec.matches.ports`"
+        let allowed: [StaticString]
+        switch (isDestination && alpha <= 2, alpha >= 4) {
+        case (true, _): allowed = ["kind", "name", "namespace", "port"]
+        case (false, true): allowed = ["kind", "name", "namespace", "group"]
+        case (false, false): allowed = ["kind", "name", "namespace"]
+        }
+        checkKeys(map, path: path, allowed: allowed) { [version] name in
+            if name == "port" && isDestination && alpha > 2 {
+                return
+                    "`port` is not a field of `destination` in \(version); ports come from TCPRoute and UDPRoute `spec.matches.ports`"
             }
+            if name == "group" && alpha < 4 {
+                return "`group` is not a field of a subject in \(version); it exists from access.smi-spec.io/v1alpha4"
+            }
+            return nil
         }
-        if alpha >= 4 {
-            allowed.insert("group")
-        } else {
-            misplaced["group"] =
-                "`group` is not a field of a subject in \(versionText); it exists from access.smi-spec.io/v1alpha4"
-        }
-        checkKeys(map, path: path, allowed: allowed, misplaced: misplaced)
 
         var kind: SubjectKind?
         if let text = requiredString(in: map, "kind", path: path) {
@@ -183,6 +190,6 @@ extension ResourceDecoder {
         return TrafficTargetRule(kind: kind, name: name.value, matches: matches, location: map.location)
     }
 
-    /// Keys every object may have at its top level.
-    static let topLevelKeys: Set<String> = ["apiVersion", "kind", "metadata", "status"]
+    /// The keys every object may have at its top level, and `spec`.
+    static let topLevelKeysAndSpec: [StaticString] = ["apiVersion", "kind", "metadata", "status", "spec"]
 }

@@ -53,8 +53,8 @@ public enum JSONReader {
     static func parseCollecting(_ bytes: [UInt8], file: String, maxDepth: Int) -> (DocumentNode?, [Diagnostic]) {
         var parser = JSONParser(bytes: bytes, file: file, maxDepth: maxDepth)
         do {
-            let node = try parser.parseDocument()
-            return (node, parser.duplicates)
+            let index = try parser.parseDocument()
+            return (DocumentNode(tree: parser.tree.finish(file: file), index: index), parser.duplicates)
         } catch {
             return (nil, parser.duplicates + [error])
         }
@@ -69,6 +69,7 @@ private struct JSONParser {
     var line = 1
     var column = 1
     var duplicates: [Diagnostic] = []
+    var tree = DocumentTreeBuilder()
 
     init(bytes: [UInt8], file: String, maxDepth: Int) {
         self.bytes = bytes
@@ -103,7 +104,7 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseDocument() throws(Diagnostic) -> DocumentNode {
+    mutating func parseDocument() throws(Diagnostic) -> Int {
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
             index = 3
         }
@@ -124,8 +125,8 @@ private struct JSONParser {
         return "byte 0x\(String(byte, radix: 16))"
     }
 
-    mutating func parseValue(depth: Int) throws(Diagnostic) -> DocumentNode {
-        let start = here
+    mutating func parseValue(depth: Int) throws(Diagnostic) -> Int {
+        let (line, column) = (self.line, self.column)
         guard let byte = peek else { throw failure("unexpected end of input, expected a value") }
         switch byte {
         case UInt8(ascii: "{"):
@@ -133,33 +134,37 @@ private struct JSONParser {
         case UInt8(ascii: "["):
             return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""):
-            let text = try parseString()
-            return DocumentNode(scalar: text, type: .string, quoted: true, at: start)
+            return try parseString(line: line, column: column)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return try parseNumber()
         case UInt8(ascii: "t"):
-            try expectWord("true")
-            return DocumentNode(scalar: "true", type: .bool, quoted: false, at: start)
+            return try literal("true", type: .bool, line: line, column: column)
         case UInt8(ascii: "f"):
-            try expectWord("false")
-            return DocumentNode(scalar: "false", type: .bool, quoted: false, at: start)
+            return try literal("false", type: .bool, line: line, column: column)
         case UInt8(ascii: "n"):
-            try expectWord("null")
-            return DocumentNode(scalar: "null", type: .null, quoted: false, at: start)
+            return try literal("null", type: .null, line: line, column: column)
         default:
             throw failure("unexpected \(describeHere()), expected a value")
         }
     }
 
-    mutating func expectWord(_ word: StaticString) throws(Diagnostic) {
+    /// Reads `true`, `false` or `null`; returns the scalar's index.
+    mutating func literal(
+        _ word: StaticString, type: DocumentNode.ScalarType, line: Int, column: Int
+    ) throws(Diagnostic) -> Int {
         let start = here
-        let expected = word.withUTF8Buffer { Array($0) }
-        for byte in expected {
+        let textStart = tree.textEnd
+        let count = word.utf8CodeUnitCount
+        let base = word.utf8Start
+        for offset in 0..<count {
+            let byte = base[offset]
             guard peek == byte else {
                 throw failure("invalid literal, expected `\(word)`", at: start)
             }
+            tree.appendTextByte(byte)
             advance()
         }
+        return tree.addScalar(fromTextAt: textStart, type: type, quoted: false, line: line, column: column)
     }
 
     mutating func checkDepth(_ depth: Int, _ start: SourceLocation) throws(Diagnostic) {
@@ -169,16 +174,16 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseObject(depth: Int) throws(Diagnostic) -> DocumentNode {
+    mutating func parseObject(depth: Int) throws(Diagnostic) -> Int {
         let start = here
         try checkDepth(depth, start)
         advance()  // {
-        var entries: [(key: DocumentNode, value: DocumentNode)] = []
+        let marker = tree.openCollection()
         var seen: [String: SourceLocation] = [:]
         skipWhitespace()
         if peek == UInt8(ascii: "}") {
             advance()
-            return DocumentNode(mapping: entries, at: start)
+            return tree.closeCollection(from: marker, kind: .mapping, line: start.line, column: start.column)
         }
         while true {
             skipWhitespace()
@@ -186,8 +191,8 @@ private struct JSONParser {
             guard peek == UInt8(ascii: "\"") else {
                 throw failure("unexpected \(describeHere()), expected a string key")
             }
-            let keyText = try parseString()
-            let key = DocumentNode(scalar: keyText, type: .string, quoted: true, at: keyStart)
+            let key = try parseString(line: keyStart.line, column: keyStart.column)
+            let keyText = tree.text(of: key)
             if let first = seen[keyText] {
                 duplicates.append(
                     failure(
@@ -203,41 +208,42 @@ private struct JSONParser {
             }
             advance()
             skipWhitespace()
+            tree.appendChild(key)
             let value = try parseValue(depth: depth)
-            entries.append((key: key, value: value))
+            tree.appendChild(value)
             skipWhitespace()
             switch peek {
             case UInt8(ascii: ","):
                 advance()
             case UInt8(ascii: "}"):
                 advance()
-                return DocumentNode(mapping: entries, at: start)
+                return tree.closeCollection(from: marker, kind: .mapping, line: start.line, column: start.column)
             default:
                 throw failure("unexpected \(describeHere()), expected `,` or `}`")
             }
         }
     }
 
-    mutating func parseArray(depth: Int) throws(Diagnostic) -> DocumentNode {
+    mutating func parseArray(depth: Int) throws(Diagnostic) -> Int {
         let start = here
         try checkDepth(depth, start)
         advance()  // [
-        var items: [DocumentNode] = []
+        let marker = tree.openCollection()
         skipWhitespace()
         if peek == UInt8(ascii: "]") {
             advance()
-            return DocumentNode(sequence: items, at: start)
+            return tree.closeCollection(from: marker, kind: .sequence, line: start.line, column: start.column)
         }
         while true {
             skipWhitespace()
-            items.append(try parseValue(depth: depth))
+            tree.appendChild(try parseValue(depth: depth))
             skipWhitespace()
             switch peek {
             case UInt8(ascii: ","):
                 advance()
             case UInt8(ascii: "]"):
                 advance()
-                return DocumentNode(sequence: items, at: start)
+                return tree.closeCollection(from: marker, kind: .sequence, line: start.line, column: start.column)
             default:
                 throw failure("unexpected \(describeHere()), expected `,` or `]`")
             }
@@ -249,7 +255,7 @@ private struct JSONParser {
         return byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
-    mutating func parseNumber() throws(Diagnostic) -> DocumentNode {
+    mutating func parseNumber() throws(Diagnostic) -> Int {
         let start = here
         let first = index
         var isInteger = true
@@ -277,8 +283,12 @@ private struct JSONParser {
             }
             while Self.isDigit(peek) { advance() }
         }
-        let text = String(decoding: bytes[first..<index], as: UTF8.self)
-        return DocumentNode(scalar: text, type: isInteger ? .int : .float, quoted: false, at: start)
+        let type: DocumentNode.ScalarType = isInteger ? .int : .float
+        return bytes.withUnsafeBufferPointer { buffer in
+            tree.addScalar(
+                UnsafeBufferPointer(rebasing: buffer[first..<index]), type: type, quoted: false, line: start.line,
+                column: start.column)
+        }
     }
 
     mutating func hexDigit() throws(Diagnostic) -> UInt32 {
@@ -300,49 +310,50 @@ private struct JSONParser {
         return value
     }
 
-    static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+    mutating func appendUTF8(_ scalar: UInt32) {
         switch scalar {
         case 0..<0x80:
-            out.append(UInt8(scalar))
+            tree.appendTextByte(UInt8(scalar))
         case 0x80..<0x800:
-            out.append(UInt8(0xC0 | scalar >> 6))
-            out.append(UInt8(0x80 | scalar & 0x3F))
+            tree.appendTextByte(UInt8(0xC0 | scalar >> 6))
+            tree.appendTextByte(UInt8(0x80 | scalar & 0x3F))
         case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | scalar >> 12))
-            out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            out.append(UInt8(0x80 | scalar & 0x3F))
+            tree.appendTextByte(UInt8(0xE0 | scalar >> 12))
+            tree.appendTextByte(UInt8(0x80 | scalar >> 6 & 0x3F))
+            tree.appendTextByte(UInt8(0x80 | scalar & 0x3F))
         default:
-            out.append(UInt8(0xF0 | scalar >> 18 & 0x07))
-            out.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            out.append(UInt8(0x80 | scalar & 0x3F))
+            tree.appendTextByte(UInt8(0xF0 | scalar >> 18 & 0x07))
+            tree.appendTextByte(UInt8(0x80 | scalar >> 12 & 0x3F))
+            tree.appendTextByte(UInt8(0x80 | scalar >> 6 & 0x3F))
+            tree.appendTextByte(UInt8(0x80 | scalar & 0x3F))
         }
     }
 
-    /// Reads a string starting at its opening quote; returns the unescaped text.
-    mutating func parseString() throws(Diagnostic) -> String {
+    /// Reads a string starting at its opening quote (at `line`, `column`); returns the index of the
+    /// scalar holding the unescaped text.
+    mutating func parseString(line: Int, column: Int) throws(Diagnostic) -> Int {
         advance()  // "
-        var out: [UInt8] = []
+        let textStart = tree.textEnd
         while true {
             guard let byte = peek else { throw failure("unexpected end of input in a string") }
             switch byte {
             case UInt8(ascii: "\""):
                 advance()
-                return String(decoding: out, as: UTF8.self)
+                return tree.addScalar(fromTextAt: textStart, type: .string, quoted: true, line: line, column: column)
             case UInt8(ascii: "\\"):
                 let escapeStart = here
                 advance()
                 guard let escape = peek else { throw failure("unexpected end of input in a string") }
                 advance()
                 switch escape {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "\""): tree.appendTextByte(0x22)
+                case UInt8(ascii: "\\"): tree.appendTextByte(0x5C)
+                case UInt8(ascii: "/"): tree.appendTextByte(0x2F)
+                case UInt8(ascii: "b"): tree.appendTextByte(0x08)
+                case UInt8(ascii: "f"): tree.appendTextByte(0x0C)
+                case UInt8(ascii: "n"): tree.appendTextByte(0x0A)
+                case UInt8(ascii: "r"): tree.appendTextByte(0x0D)
+                case UInt8(ascii: "t"): tree.appendTextByte(0x09)
                 case UInt8(ascii: "u"):
                     let unit = try hex4()
                     if unit >= 0xD800 && unit < 0xDC00 {
@@ -358,12 +369,12 @@ private struct JSONParser {
                             throw failure(
                                 "a high surrogate `\\u` escape must be followed by a low surrogate", at: escapeStart)
                         }
-                        Self.appendUTF8(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00), to: &out)
+                        appendUTF8(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
                     } else if unit >= 0xDC00 && unit < 0xE000 {
                         throw failure(
                             "a low surrogate `\\u` escape without a high surrogate before it", at: escapeStart)
                     } else {
-                        Self.appendUTF8(unit, to: &out)
+                        appendUTF8(unit)
                     }
                 default:
                     throw failure("invalid escape in a string", at: escapeStart)
@@ -371,16 +382,16 @@ private struct JSONParser {
             case 0x00..<0x20:
                 throw failure("a control character in a string must be escaped")
             case 0x20..<0x80:
-                out.append(byte)
+                tree.appendTextByte(byte)
                 advance()
             default:
-                try copyUTF8Sequence(into: &out)
+                try copyUTF8Sequence()
             }
         }
     }
 
     /// Copies one multi-byte UTF-8 sequence, rejecting overlong forms, surrogates and values above U+10FFFF.
-    mutating func copyUTF8Sequence(into out: inout [UInt8]) throws(Diagnostic) {
+    mutating func copyUTF8Sequence() throws(Diagnostic) {
         let start = here
         let lead = bytes[index]
         let length: Int
@@ -412,7 +423,7 @@ private struct JSONParser {
             throw failure("invalid UTF-8 in a string", at: start)
         }
         for _ in 0..<length {
-            out.append(bytes[index])
+            tree.appendTextByte(bytes[index])
             advance()
         }
     }

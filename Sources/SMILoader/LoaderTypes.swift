@@ -45,10 +45,27 @@ public struct LoadResult: Sendable {
     public var model: PolicyModel
     /// Every error, warning and note: by input in load order, then by line and column.
     public var diagnostics: [Diagnostic]
+    /// Where the load spent its time.
+    public var timings = LoadTimings()
 
     /// Creates a result.
     public init(model: PolicyModel, diagnostics: [Diagnostic]) {
         self.model = model
         self.diagnostics = diagnostics
     }
+}
+
+/// Where a load spent its time (`ContinuousClock`), phase by phase, for `smi lint --timings`.
+public struct LoadTimings: Sendable {
+    /// Walking folders and reading files.
+    public var read: Duration = .zero
+    /// Parsing YAML and JSON into document trees.
+    public var parse: Duration = .zero
+    /// Decoding document trees into SMI resources, with their diagnostics.
+    public var decode: Duration = .zero
+    /// Sorting the resources and the diagnostics.
+    public var finish: Duration = .zero
+
+    /// All phases at zero.
+    public init() {}
 }

@@ -36,7 +36,9 @@ public enum PolicyLoader {
             case .success(.directory(let device, let inode)):
                 var files: [String] = []
                 var visited: Set<[UInt64]> = [[device, inode]]
+                let start = ContinuousClock.now
                 collect(folder: path, into: &files, visited: &visited, diagnostics: &session.diagnostics, depth: 0)
+                session.timings.read += start.duration(to: .now)
                 for file in files.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                     session.loadFile(file)
                 }
@@ -111,13 +113,18 @@ struct LoadSession {
     private var pendingDuplicateKeys: [Diagnostic] = []
     private var resourceCount = 0
     private var reportedResourceLimit = false
+    /// Time spent so far, by phase.
+    var timings = LoadTimings()
 
     init(limits: LoaderLimits) {
         self.limits = limits
     }
 
     mutating func loadFile(_ path: String) {
-        switch FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes) {
+        let start = ContinuousClock.now
+        let read = FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes)
+        timings.read += start.duration(to: .now)
+        switch read {
         case .failure(let diagnostic):
             diagnostics.append(diagnostic)
         case .success(let bytes):
@@ -152,6 +159,7 @@ struct LoadSession {
         }
         let documents: [DocumentNode]
         var problems: [Diagnostic]
+        let parseStart = ContinuousClock.now
         if Self.isJSON(source) {
             let (node, found) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
             documents = node.map { [$0] } ?? []
@@ -159,6 +167,9 @@ struct LoadSession {
         } else {
             (documents, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
         }
+        let decodeStart = ContinuousClock.now
+        timings.parse += parseStart.duration(to: decodeStart)
+        defer { timings.decode += decodeStart.duration(to: .now) }
         // A repeated key belongs to the object it is written in: that object reports it (with its
         // resource and field) and is left out of the model. Repeats outside SMI objects stay errors.
         pendingDuplicateKeys = problems.filter { $0.code == .duplicateKey }
@@ -239,9 +250,11 @@ struct LoadSession {
                 at: apiVersionNode.location)
             return
         }
-        let groupName =
-            apiVersionText.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
-            ?? ""
+        // The text before the first `/` (by bytes when every byte is a Character, as in ASCII).
+        let slash =
+            isASCII(apiVersionText)
+            ? apiVersionText.utf8.firstIndex(of: UInt8(ascii: "/")) : apiVersionText.firstIndex(of: "/")
+        let groupName = slash.map { String(apiVersionText[..<$0]) } ?? apiVersionText
         guard let group = APIGroup(rawValue: groupName) else {
             let what = kindText.map { "`\($0)`" } ?? "an object"
             note("\(what) of `\(apiVersionText)` is not an SMI resource and is skipped", at: root.location)
@@ -389,26 +402,37 @@ struct LoadSession {
         }
     }
 
+    /// The values in the order of their identities (sorting the keys alone moves far less than
+    /// sorting key/value pairs).
+    private static func sortedByID<Value>(_ values: [ResourceID: Value]) -> [Value] {
+        values.keys.sorted().compactMap { values[$0] }
+    }
+
     /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
+        let start = ContinuousClock.now
         var model = PolicyModel()
-        model.trafficTargets = trafficTargets.sorted { $0.key < $1.key }.map(\.value)
-        model.identityBindings = identityBindings.sorted { $0.key < $1.key }.map(\.value)
-        model.httpRouteGroups = httpRouteGroups.sorted { $0.key < $1.key }.map(\.value)
-        model.tcpRoutes = tcpRoutes.sorted { $0.key < $1.key }.map(\.value)
-        model.udpRoutes = udpRoutes.sorted { $0.key < $1.key }.map(\.value)
-        model.trafficSplits = trafficSplits.sorted { $0.key < $1.key }.map(\.value)
+        model.trafficTargets = Self.sortedByID(trafficTargets)
+        model.identityBindings = Self.sortedByID(identityBindings)
+        model.httpRouteGroups = Self.sortedByID(httpRouteGroups)
+        model.tcpRoutes = Self.sortedByID(tcpRoutes)
+        model.udpRoutes = Self.sortedByID(udpRoutes)
+        model.trafficSplits = Self.sortedByID(trafficSplits)
         // Inputs in load order (paths that were never read, such as missing ones, after those that were),
-        // then line and column; diagnostics without a location last. The sort is stable.
+        // then line and column; diagnostics without a location last. The sort is stable. Keys are
+        // computed once per diagnostic, not per comparison.
         let unread = fileOrder.count
-        let ordered = diagnostics.enumerated().sorted { a, b in
-            func key(_ d: Diagnostic) -> (Int, Int, Int) {
-                guard let location = d.location else { return (Int.max, 0, 0) }
-                return (fileOrder[location.file] ?? unread, location.line, location.column)
-            }
-            let (ka, kb) = (key(a.element), key(b.element))
-            return ka != kb ? ka < kb : a.offset < b.offset
+        let keys: [(Int, Int, Int)] = diagnostics.map { d in
+            guard let location = d.location else { return (Int.max, 0, 0) }
+            return (fileOrder[location.file] ?? unread, location.line, location.column)
         }
-        return LoadResult(model: model, diagnostics: ordered.map(\.element))
+        let order = keys.indices.sorted { a, b in
+            keys[a] != keys[b] ? keys[a] < keys[b] : a < b
+        }
+        let ordered = order.map { (offset: $0, element: diagnostics[$0]) }
+        var result = LoadResult(model: model, diagnostics: ordered.map(\.element))
+        result.timings = timings
+        result.timings.finish = start.duration(to: .now)
+        return result
     }
 }

@@ -51,14 +51,15 @@ struct ResourceDecoder {
     // MARK: Keys
 
     /// Checks a mapping's keys: `allowed` keys pass; `misplaced` keys (fields of another version
-    /// of this kind) are `field-wrong-version` errors with the given message; others are
-    /// `unknown-field` warnings, with an optional hint.
+    /// of this kind, for which `misplaced` returns a message) are `field-wrong-version` errors
+    /// with that message; others are `unknown-field` warnings, with the hint `hints` returns, if any.
+    /// Messages are only built for keys that need them.
     mutating func checkKeys(
         _ mapping: DocumentNode,
         path: String,
-        allowed: Set<String>,
-        misplaced: [String: String] = [:],
-        hints: [String: String] = [:]
+        allowed: [StaticString],
+        misplaced: (String) -> String? = { _ in nil },
+        hints: (String) -> String? = { _ in nil }
     ) {
         for entry in mapping.entries {
             let key = entry.key
@@ -68,12 +69,12 @@ struct ResourceDecoder {
                     field: path.isEmpty ? nil : path)
                 continue
             }
+            if allowed.contains(where: { key.isScalar(equalTo: $0) }) { continue }
             let name = key.text
-            if allowed.contains(name) { continue }
             let field = Self.join(path, name)
-            if let message = misplaced[name] {
+            if let message = misplaced(name) {
                 error(.fieldWrongVersion, message, at: key.location, field: field)
-            } else if let hint = hints[name] {
+            } else if let hint = hints(name) {
                 warning(.unknownField, "unknown field `\(name)` is ignored; \(hint)", at: key.location, field: field)
             } else {
                 warning(.unknownField, "unknown field `\(name)` is ignored", at: key.location, field: field)
@@ -91,26 +92,29 @@ struct ResourceDecoder {
         return "found \(node.typeDescription)"
     }
 
+    // The typed reads take the field path as an autoclosure: it is only needed for a diagnostic,
+    // and building it for every value read was a large share of decoding.
+
     /// The node as a mapping; a `wrong-type` error (null included) otherwise.
-    mutating func mapping(_ node: DocumentNode, field: String) -> DocumentNode? {
+    mutating func mapping(_ node: DocumentNode, field: @autoclosure () -> String) -> DocumentNode? {
         if node.kind == .mapping { return node }
-        error(.wrongType, "expected a mapping, \(Self.found(node))", at: node.location, field: field)
+        error(.wrongType, "expected a mapping, \(Self.found(node))", at: node.location, field: field())
         return nil
     }
 
     /// A sequence's items; nil (no diagnostic) for null, which means absent; a `wrong-type`
     /// error for anything else.
-    mutating func list(_ node: DocumentNode, field: String) -> [DocumentNode]? {
+    mutating func list(_ node: DocumentNode, field: @autoclosure () -> String) -> DocumentNode.Items? {
         if node.kind == .sequence { return node.items }
         if node.isNull { return nil }
-        error(.wrongType, "expected a list, \(Self.found(node))", at: node.location, field: field)
+        error(.wrongType, "expected a list, \(Self.found(node))", at: node.location, field: field())
         return nil
     }
 
     /// A string scalar; a `wrong-type` error for anything else (numbers, booleans and null too).
-    mutating func string(_ node: DocumentNode, field: String) -> Located<String>? {
+    mutating func string(_ node: DocumentNode, field: @autoclosure () -> String) -> Located<String>? {
         if let text = node.string { return Located(text, at: node.location) }
-        error(.wrongType, "expected a string, \(Self.found(node))", at: node.location, field: field)
+        error(.wrongType, "expected a string, \(Self.found(node))", at: node.location, field: field())
         return nil
     }
 
@@ -137,7 +141,7 @@ struct ResourceDecoder {
 
     /// A port: an integer 0...65535 or a numeric string such as `"9091"` (SEMANTICS.md §1 accepts
     /// numeric strings for every port, as the CRD schemas and old deislabs manifests do).
-    mutating func port(_ node: DocumentNode, field: String) -> Located<Int>? {
+    mutating func port(_ node: DocumentNode, field: @autoclosure () -> String) -> Located<Int>? {
         var value: Int64?
         if node.kind == .scalar && node.scalarType == .int {
             value = node.int64
@@ -145,31 +149,31 @@ struct ResourceDecoder {
             guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                 let number = Int64(text)
             else {
-                error(.invalidValue, "port `\(text)` is not a number", at: node.location, field: field)
+                error(.invalidValue, "port `\(text)` is not a number", at: node.location, field: field())
                 return nil
             }
             value = number
         } else {
-            error(.wrongType, "expected a port number or a numeric string, \(Self.found(node))", at: node.location, field: field)
+            error(.wrongType, "expected a port number or a numeric string, \(Self.found(node))", at: node.location, field: field())
             return nil
         }
         guard let port = value, (0...65535).contains(port) else {
-            error(.invalidValue, "port `\(node.text)` is out of range 0 to 65535", at: node.location, field: field)
+            error(.invalidValue, "port `\(node.text)` is out of range 0 to 65535", at: node.location, field: field())
             return nil
         }
         return Located(Int(port), at: node.location)
     }
 
     /// A regular expression string, checked against ``LoaderLimits/maxRegexLength``.
-    mutating func regex(_ node: DocumentNode, field: String) -> Located<String>? {
-        guard let value = string(node, field: field) else { return nil }
+    mutating func regex(_ node: DocumentNode, field: @autoclosure () -> String) -> Located<String>? {
+        guard let value = string(node, field: field()) else { return nil }
         let length = value.value.utf8.count
         if length > limits.maxRegexLength {
             error(
                 .limitExceeded,
                 "the regular expression is \(length) bytes long, more than the limit of \(limits.maxRegexLength) (limit maxRegexLength)",
                 at: node.location,
-                field: field
+                field: field()
             )
             return nil
         }

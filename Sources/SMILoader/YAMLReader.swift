@@ -39,33 +39,44 @@ public enum YAMLReader {
 }
 
 /// The state of one YAML parse: a stack of open collections, the anchors of the current document,
-/// and the diagnostics so far.
+/// and the diagnostics so far. Nodes go into one ``DocumentTreeBuilder`` for the whole stream.
 private struct YAMLTreeBuilder {
-    /// An open sequence or mapping. Kept as a struct and changed in place on the stack, so that
-    /// appending stays amortized O(1) however long the collection grows.
+    /// An open sequence or mapping. Its children sit on the tree builder's pending stack from `marker`.
     private struct Frame {
         var isMapping: Bool
-        var location: SourceLocation
+        var line: Int
+        var column: Int
         var anchor: String?
-        var items: [DocumentNode] = []
-        var entries: [(key: DocumentNode, value: DocumentNode)] = []
-        var pendingKey: DocumentNode?
-        var seenKeys: [String: SourceLocation] = [:]
+        var marker: Int
+        /// The key waiting for its value (already on the pending stack).
+        var pendingKey: Int?
+        /// Where each scalar key was first written, once the mapping is too long to search its keys.
+        var seenKeys: [String: Int]?
     }
+
+    /// Up to this many keys, a new key is checked against the earlier ones one by one.
+    private static let keyScanLimit = 16
 
     let file: String
     let limits: LoaderLimits
-    var documents: [DocumentNode] = []
+    var tree = DocumentTreeBuilder()
+    var roots: [Int] = []
     var diagnostics: [Diagnostic] = []
     private var stack: [Frame] = []
-    private var root: DocumentNode?
-    private var anchors: [String: DocumentNode] = [:]
+    private var root: Int?
+    private var anchors: [String: Int] = [:]
     private var aliasNodes = 0
     private var stopped = false
 
     init(file: String, limits: LoaderLimits) {
         self.file = file
         self.limits = limits
+    }
+
+    /// The documents read completely, in order.
+    var documents: [DocumentNode] {
+        let storage = tree.finish(file: file)
+        return roots.map { DocumentNode(tree: storage, index: $0) }
     }
 
     mutating func run(_ buffer: UnsafeBufferPointer<UInt8>) {
@@ -113,66 +124,76 @@ private struct YAMLTreeBuilder {
     }
 
     private mutating func handle(_ event: yaml_event_t) {
-        let at = location(event.start_mark)
+        let line = Int(clamping: event.start_mark.line) + 1
+        let column = Int(clamping: event.start_mark.column) + 1
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             anchors = [:]
             root = nil
             stack = []
+            tree.abandonCollections()
         case YAML_DOCUMENT_END_EVENT:
-            if let root { documents.append(root) }
+            if let root { roots.append(root) }
             root = nil
         case YAML_SCALAR_EVENT:
             let data = event.data.scalar
-            let text: String
+            let bytes: UnsafeBufferPointer<UInt8>
             if let value = data.value, data.length > 0 {
-                text = String(decoding: UnsafeBufferPointer(start: value, count: data.length), as: UTF8.self)
+                bytes = UnsafeBufferPointer(start: value, count: data.length)
             } else {
-                text = ""
+                bytes = UnsafeBufferPointer(start: nil, count: 0)
             }
-            let tag = Self.string(data.tag)
-            let quoted = data.style != YAML_PLAIN_SCALAR_STYLE || tag == "tag:yaml.org,2002:str" || tag == "!"
-            let type: DocumentNode.ScalarType = quoted ? .string : CoreSchema.resolve(text)
-            let node = DocumentNode(scalar: text, type: type, quoted: quoted, at: at)
+            var quoted = data.style != YAML_PLAIN_SCALAR_STYLE
+            if !quoted, let tag = Self.string(data.tag) {
+                quoted = tag == "tag:yaml.org,2002:str" || tag == "!"
+            }
+            let type: DocumentNode.ScalarType = quoted ? .string : CoreSchema.resolve(bytes)
+            let node = tree.addScalar(bytes, type: type, quoted: quoted, line: line, column: column)
             complete(node, anchor: Self.string(data.anchor))
         case YAML_ALIAS_EVENT:
             let name = Self.string(event.data.alias.anchor) ?? ""
-            guard var node = anchors[name] else {
-                fail(.syntax, "unknown anchor `\(name)`", at: at)
+            guard let anchored = anchors[name] else {
+                fail(.syntax, "unknown anchor `\(name)`", at: location(event.start_mark))
                 return
             }
-            aliasNodes = aliasNodes.addingClamped(node.nodeCount)
+            aliasNodes = aliasNodes.addingClamped(tree.record(anchored).nodeCount)
             if aliasNodes > limits.maxAliasExpansions {
                 fail(
                     .limitExceeded,
                     "aliases expand to more than \(limits.maxAliasExpansions) nodes (limit maxAliasExpansions)",
-                    at: at
+                    at: location(event.start_mark)
                 )
                 return
             }
-            node.location = at
-            complete(node, anchor: nil)
+            complete(tree.addCopy(of: anchored, line: line, column: column), anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
-            guard checkDepth(at) else { return }
-            stack.append(Frame(isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor)))
+            guard checkDepth(event.start_mark) else { return }
+            stack.append(
+                Frame(
+                    isMapping: false, line: line, column: column,
+                    anchor: Self.string(event.data.sequence_start.anchor), marker: tree.openCollection()))
         case YAML_MAPPING_START_EVENT:
-            guard checkDepth(at) else { return }
-            stack.append(Frame(isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor)))
+            guard checkDepth(event.start_mark) else { return }
+            stack.append(
+                Frame(
+                    isMapping: true, line: line, column: column,
+                    anchor: Self.string(event.data.mapping_start.anchor), marker: tree.openCollection()))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            if frame.isMapping {
-                complete(DocumentNode(mapping: frame.entries, at: frame.location), anchor: frame.anchor)
-            } else {
-                complete(DocumentNode(sequence: frame.items, at: frame.location), anchor: frame.anchor)
-            }
+            let node = tree.closeCollection(
+                from: frame.marker, kind: frame.isMapping ? .mapping : .sequence, line: frame.line,
+                column: frame.column)
+            complete(node, anchor: frame.anchor)
         default:
             break
         }
     }
 
-    private mutating func checkDepth(_ at: SourceLocation) -> Bool {
+    private mutating func checkDepth(_ mark: yaml_mark_t) -> Bool {
         if stack.count >= limits.maxDepth {
-            fail(.limitExceeded, "the document nests deeper than \(limits.maxDepth) levels (limit maxDepth)", at: at)
+            fail(
+                .limitExceeded, "the document nests deeper than \(limits.maxDepth) levels (limit maxDepth)",
+                at: location(mark))
             return false
         }
         return true
@@ -182,11 +203,12 @@ private struct YAMLTreeBuilder {
         diagnostics.append(Diagnostic(.error, code, message, at: at))
         stopped = true
         stack = []
+        tree.abandonCollections()
         root = nil
     }
 
     /// Hands a finished node to the innermost open collection (or makes it the document's root).
-    private mutating func complete(_ node: DocumentNode, anchor: String?) {
+    private mutating func complete(_ node: Int, anchor: String?) {
         if let anchor { anchors[anchor] = node }
         let top = stack.count - 1
         guard top >= 0 else {
@@ -194,34 +216,69 @@ private struct YAMLTreeBuilder {
             return
         }
         guard stack[top].isMapping else {
-            stack[top].items.append(node)
+            tree.appendChild(node)
             return
         }
         if let key = stack[top].pendingKey {
-            var value = node
             // An empty value (`spec:` and nothing) has no position of its own; use its key's.
-            if value.kind == .scalar && value.scalarType == .null && value.text.isEmpty && !value.isQuoted {
-                value.location = key.location
+            let value = tree.record(node)
+            if value.kind == .scalar && value.scalarType == .null && value.textCount == 0 && !value.isQuoted {
+                let keyRecord = tree.record(key)
+                tree.setPosition(of: node, line: keyRecord.line, column: keyRecord.column)
             }
-            stack[top].entries.append((key: key, value: value))
+            tree.appendChild(node)
             stack[top].pendingKey = nil
             return
         }
-        if node.kind == .scalar {
-            if let first = stack[top].seenKeys[node.text] {
+        if tree.record(node).kind == .scalar {
+            if let first = firstKey(equalTo: node, in: top) {
+                let text = tree.text(of: node)
+                let keyRecord = tree.record(node)
                 diagnostics.append(
                     Diagnostic(
                         .error,
                         .duplicateKey,
-                        "duplicate key `\(node.text)`; it is first written at line \(first.line)",
-                        at: node.location
+                        "duplicate key `\(text)`; it is first written at line \(tree.record(first).line)",
+                        at: location(line: keyRecord.line - 1, column: keyRecord.column - 1)
                     )
                 )
-            } else {
-                stack[top].seenKeys[node.text] = node.location
             }
         }
+        tree.appendChild(node)
         stack[top].pendingKey = node
+    }
+
+    /// The first scalar key of mapping frame `top` whose text equals scalar `key`'s; nil if `key`
+    /// is the first. Records `key` as seen when it is.
+    private mutating func firstKey(equalTo key: Int, in top: Int) -> Int? {
+        let marker = stack[top].marker
+        let keyCount = (tree.pending.count - marker) / 2
+        if stack[top].seenKeys == nil && keyCount < Self.keyScanLimit {
+            var at = marker
+            while at < tree.pending.count {
+                let earlier = Int(tree.pending[at])
+                if tree.record(earlier).kind == .scalar && tree.textEquals(earlier, key) { return earlier }
+                at += 2
+            }
+            return nil
+        }
+        if stack[top].seenKeys == nil {
+            var seen: [String: Int] = [:]
+            var at = marker
+            while at < tree.pending.count {
+                let earlier = Int(tree.pending[at])
+                if tree.record(earlier).kind == .scalar {
+                    let text = tree.text(of: earlier)
+                    if seen[text] == nil { seen[text] = earlier }
+                }
+                at += 2
+            }
+            stack[top].seenKeys = seen
+        }
+        let text = tree.text(of: key)
+        if let first = stack[top].seenKeys?[text] { return first }
+        stack[top].seenKeys?[text] = key
+        return nil
     }
 
     private mutating func reportParserError(_ parser: yaml_parser_t, _ buffer: UnsafeBufferPointer<UInt8>) {
@@ -248,6 +305,7 @@ private struct YAMLTreeBuilder {
         }
         diagnostics.append(Diagnostic(.error, .syntax, message, at: at))
         stack = []
+        tree.abandonCollections()
         root = nil
     }
 

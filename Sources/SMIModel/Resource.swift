@@ -32,9 +32,21 @@ public struct APIVersion: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Parses `group/v1alphaN`; nil for anything else.
     public init?(parsing text: String) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let group = APIGroup(rawValue: String(parts[0])),
-            parts[1].hasPrefix("v1alpha"), let n = Int(parts[1].dropFirst("v1alpha".count)), n >= 1
+        // Exactly one `/`. This runs once per object: ASCII text (every byte one Character) is
+        // searched byte by byte, anything else by Characters, without splitting into an array.
+        let isASCII = text.utf8.withContiguousStorageIfAvailable { !$0.contains { $0 >= 0x80 } } ?? false
+        let slash: String.Index
+        if isASCII {
+            guard let found = text.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+            slash = found
+        } else {
+            guard let found = text.firstIndex(of: "/") else { return nil }
+            slash = found
+        }
+        let version = text[text.index(after: slash)...]
+        let another = isASCII ? version.utf8.contains(UInt8(ascii: "/")) : version.contains("/")
+        guard !another, let group = APIGroup(rawValue: String(text[..<slash])),
+            version.hasPrefix("v1alpha"), let n = Int(version.dropFirst("v1alpha".count)), n >= 1
         else { return nil }
         self.group = group
         self.alpha = n

@@ -15,6 +15,7 @@ struct Lint: ParsableCommand {
               smi lint traffic-target.yaml routes.yaml
               smi lint manifests/
               smi lint --allow-cross-namespace manifests/
+              smi lint --timings manifests/
             """
     )
 
@@ -24,19 +25,39 @@ struct Lint: ParsableCommand {
     @OptionGroup(title: "Compile options")
     var flags: CompileFlags
 
+    @Flag(help: "Print how long each phase took (reading, parsing, decoding, compiling) to standard error.")
+    var timings = false
+
     func run() throws {
         let diagnostics: [Diagnostic]
+        var phases = PolicyTimings()
+        let start = ContinuousClock.now
         do {
-            diagnostics = try Policy.compile(paths: paths, options: flags.policyOptions).diagnostics
+            diagnostics = try Policy.compile(paths: paths, options: flags.policyOptions, timings: &phases).diagnostics
         } catch {
             diagnostics = error.diagnostics
         }
+        let total = start.duration(to: .now)
         StandardError.write(diagnostics.sortedByLocation())
         let errors = diagnostics.count { $0.severity == .error }
         let warnings = diagnostics.count { $0.severity == .warning }
         StandardError.writeLine("\(counted(errors, "error")), \(counted(warnings, "warning"))")
+        if timings {
+            for phase in phases.phases {
+                StandardError.writeLine("timing: \(milliseconds(phase.duration)) ms  \(phase.name)")
+            }
+            StandardError.writeLine("timing: \(milliseconds(total)) ms  total")
+        }
         if errors > 0 { throw ExitCode.failure }
     }
+}
+
+/// A duration in milliseconds with one decimal, right-aligned: `  1234.5`.
+private func milliseconds(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    let tenths = seconds * 10_000 + attoseconds / 100_000_000_000_000
+    let text = "\(tenths / 10).\(tenths % 10)"
+    return String(repeating: " ", count: max(0, 8 - text.count)) + text
 }
 
 /// `1 error`, `2 errors`.
