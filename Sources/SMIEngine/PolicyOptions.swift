@@ -14,6 +14,13 @@ public struct PolicyOptions: Sendable, Hashable {
     public var matchLimit: UInt32 = 100_000
     /// PCRE2 depth limit per regex evaluation.
     public var depthLimit: UInt32 = 10_000
+    /// The most headers an HTTP request may carry (C: SMI_MAX_HEADERS by default). A request with
+    /// more is refused: denied with ``DenyReason/requestTooLarge`` (the C ABI returns
+    /// SMI_ERROR_LIMIT), and a split request answers the root service.
+    public var maxHeaders = 1024
+    /// The longest request target (path and query) in bytes (C: SMI_MAX_TARGET_LENGTH by
+    /// default); a longer one is refused like too many headers.
+    public var maxTargetLength = 65536
 
     /// The defaults.
     public init() {}

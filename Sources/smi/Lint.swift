@@ -27,7 +27,7 @@ struct Lint: ParsableCommand {
     func run() throws {
         let diagnostics: [Diagnostic]
         do {
-            diagnostics = try Policy.compile(paths: paths, options: flags.policyOptions).diagnostics
+            diagnostics = try Policy.compile(paths: paths, options: flags.policyOptions, limits: flags.loaderLimits).diagnostics
         } catch {
             diagnostics = error.diagnostics
         }
