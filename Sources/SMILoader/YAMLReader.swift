@@ -107,6 +107,15 @@ private struct YAMLTreeBuilder {
         location(line: Int(clamping: mark.line), column: Int(clamping: mark.column))
     }
 
+    /// An error mark as a location inside the input: at the end of a stream that does not end
+    /// with a line break, libyaml moves its mark to the start of a line after the last one (found
+    /// by fuzzing: `a: [b` without a final newline was reported on line 2); such a mark is shown
+    /// at the end of the last line instead.
+    private func location(_ mark: yaml_mark_t, in buffer: UnsafeBufferPointer<UInt8>) -> SourceLocation {
+        guard Int(clamping: mark.index) >= buffer.count else { return location(mark) }
+        return Self.location(ofByte: buffer.count, in: buffer, file: file)
+    }
+
     private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
         guard let pointer else { return nil }
         return String(cString: UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))
@@ -228,7 +237,7 @@ private struct YAMLTreeBuilder {
         var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         let context = parser.context.map { String(cString: $0) }
         if let context {
-            let start = location(parser.context_mark)
+            let start = location(parser.context_mark, in: buffer)
             message += " (\(context) that starts at line \(start.line), column \(start.column))"
         }
         let at: SourceLocation
@@ -244,7 +253,8 @@ private struct YAMLTreeBuilder {
         default:
             // A key without its `:` is only noticed on a later line; the key itself is the place to show.
             at =
-                context == "while scanning a simple key" ? location(parser.context_mark) : location(parser.problem_mark)
+                context == "while scanning a simple key"
+                ? location(parser.context_mark, in: buffer) : location(parser.problem_mark, in: buffer)
         }
         diagnostics.append(Diagnostic(.error, .syntax, message, at: at))
         stack = []

@@ -109,7 +109,7 @@ struct LimitTests {
     /// Expects one `limit-exceeded` error at `marker` whose message names `limitName`.
     static func expectLimit(
         _ input: MarkedText, _ limits: LoaderLimits, at marker: String, naming limitName: String,
-        sourceLocation: SourceLocation = #_sourceLocation
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let found = diagnostics(input, limits).filter { $0.code == .limitExceeded }
         let position = input[marker]
