@@ -110,10 +110,42 @@ private struct YAMLTreeBuilder {
     /// An error mark as a location inside the input: at the end of a stream that does not end
     /// with a line break, libyaml moves its mark to the start of a line after the last one (found
     /// by fuzzing: `a: [b` without a final newline was reported on line 2); such a mark is shown
-    /// at the end of the last line instead.
+    /// at the end of the input instead.
     private func location(_ mark: yaml_mark_t, in buffer: UnsafeBufferPointer<UInt8>) -> SourceLocation {
-        guard Int(clamping: mark.index) >= buffer.count else { return location(mark) }
-        return Self.location(ofByte: buffer.count, in: buffer, file: file)
+        let at = location(mark)
+        let end = Self.endLocation(of: buffer, file: file)
+        return (at.line, at.column) > (end.line, end.column) ? end : at
+    }
+
+    /// Where the input ends, counting lines as libyaml does (LF, CR, CR LF, NEL, LS and PS each end
+    /// a line) and columns in Unicode scalars.
+    static func endLocation(of buffer: UnsafeBufferPointer<UInt8>, file: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        var i = 0
+        let n = buffer.count
+        while i < n {
+            let byte = buffer[i]
+            var lineBreak = byte == 0x0A
+            if byte == 0x0D {
+                lineBreak = true
+                if i + 1 < n, buffer[i + 1] == 0x0A { i += 1 }
+            } else if byte == 0xC2, i + 1 < n, buffer[i + 1] == 0x85 {
+                lineBreak = true
+                i += 1
+            } else if byte == 0xE2, i + 2 < n, buffer[i + 1] == 0x80, buffer[i + 2] == 0xA8 || buffer[i + 2] == 0xA9 {
+                lineBreak = true
+                i += 2
+            }
+            if lineBreak {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+            i += 1
+        }
+        return SourceLocation(file: file, line: line, column: column)
     }
 
     private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {

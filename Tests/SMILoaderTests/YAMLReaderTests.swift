@@ -142,7 +142,7 @@ struct YAMLReaderTests {
 
     @Test("an error at the end of input without a final newline is placed on the last line, not after it (found by fuzzing)")
     func syntaxErrorAtEnd() {
-        for (text, line, column) in [("a: [b, c", 1, 9), ("a:\n  b: {c: d,", 2, 12), ("a: [b, c\n", 2, 1), ("a: \"x", 1, 6)] {
+        for (text, line, column) in [("a: [b, c", 1, 9), ("a: [é, c", 1, 9), ("a: [b,\rc", 2, 2), ("a:\n  b: {c: d,", 2, 12), ("a: [b, c\n", 2, 1), ("a: \"x", 1, 6)] {
             let (_, diags) = parse(text)
             #expect(diags.map(\.code) == [.syntax], "\(text.debugDescription)")
             #expect(diags.first?.location?.line == line && diags.first?.location?.column == column, "\(text.debugDescription): \(diags)")
