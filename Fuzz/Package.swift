@@ -12,13 +12,19 @@ let package = Package(
     dependencies: [.package(name: "SMIEngine", path: "..")],
     targets: [
         .executableTarget(
-            name: "FuzzLoader", dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
-            swiftSettings: fuzzFlags),
+            name: "FuzzLoader",
+            dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
+            swiftSettings: fuzzFlags
+        ),
         .executableTarget(
-            name: "FuzzDecide", dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
-            swiftSettings: fuzzFlags),
+            name: "FuzzDecide",
+            dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
+            swiftSettings: fuzzFlags
+        ),
         .executableTarget(
-            name: "FuzzProgram", dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
-            swiftSettings: fuzzFlags),
+            name: "FuzzProgram",
+            dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
+            swiftSettings: fuzzFlags
+        ),
     ]
 )

@@ -27,8 +27,13 @@ struct LimitCTests {
 
     static func request(path: String, headers: Int = 0) -> AccessRequest {
         AccessRequest(
-            source: "default/web", destination: "default/api", port: 80, transport: .http, path: path,
-            headers: (0..<headers).map { HTTPHeader("x-h\($0)", "v") })
+            source: "default/web",
+            destination: "default/api",
+            port: 80,
+            transport: .http,
+            path: path,
+            headers: (0..<headers).map { HTTPHeader("x-h\($0)", "v") }
+        )
     }
 
     @Test("(a+)+$ against 50,000 a's and a !: SMI_OK, denied with regex-budget-exceeded")
@@ -36,7 +41,11 @@ struct LimitCTests {
         let compiled = compileC(Self.text)
         try #require(compiled.status == SMI_OK)
         let scratch = CScratch()
-        let d = decideC(compiled.policy, scratch.pointer, Self.request(path: "/" + String(repeating: "a", count: 50_000) + "!"))
+        let d = decideC(
+            compiled.policy,
+            scratch.pointer,
+            Self.request(path: "/" + String(repeating: "a", count: 50_000) + "!")
+        )
         #expect(d.status == SMI_OK)
         #expect(!d.allowed && d.reason == "regex-budget-exceeded" && d.grant == .max && d.trafficTarget == nil)
         #expect(decideC(compiled.policy, scratch.pointer, Self.request(path: "/aaa")).match == "slow")
@@ -66,7 +75,9 @@ struct LimitCTests {
         try #require(compiled.status == SMI_OK)
         let scratch = CScratch()
         #expect(decideC(compiled.policy, scratch.pointer, Self.request(path: "/open", headers: 2)).allowed)
-        #expect(decideC(compiled.policy, scratch.pointer, Self.request(path: "/open", headers: 3)).status == SMI_ERROR_LIMIT)
+        #expect(
+            decideC(compiled.policy, scratch.pointer, Self.request(path: "/open", headers: 3)).status == SMI_ERROR_LIMIT
+        )
         #expect(decideC(compiled.policy, scratch.pointer, Self.request(path: "/open?a=")).allowed)
         #expect(decideC(compiled.policy, scratch.pointer, Self.request(path: "/open?a=1")).status == SMI_ERROR_LIMIT)
         // TCP requests carry no target or headers to read.
@@ -79,7 +90,9 @@ struct LimitCTests {
         var split = smi_split_request()
         split.size = UInt32(MemoryLayout<smi_split_request>.size)
         split.service = arena.str("default/website")
-        split.headers = UnsafePointer(arena.array((0..<3).map { _ in smi_header(name: arena.str("h"), value: arena.str("v")) }))
+        split.headers = UnsafePointer(
+            arena.array((0..<3).map { _ in smi_header(name: arena.str("h"), value: arena.str("v")) })
+        )
         split.header_count = 3
         var out = smi_split_decision()
         out.size = UInt32(MemoryLayout<smi_split_decision>.size)

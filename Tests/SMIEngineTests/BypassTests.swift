@@ -116,7 +116,11 @@ struct BypassTests {
         Case(source: "control", path: "/public/\t/../../admin", outcome: .rejected),
         Case(source: "relative", path: "admin", outcome: .rejected),
         Case(source: "relative", path: "public/../admin", outcome: .rejected),
-        Case(source: "double-encoding", path: "/public/%252e%252e/admin", outcome: .allowed("/public/%252e%252e/admin")),
+        Case(
+            source: "double-encoding",
+            path: "/public/%252e%252e/admin",
+            outcome: .allowed("/public/%252e%252e/admin")
+        ),
         Case(source: "case", path: "/PUBLIC/x", outcome: .denied("/PUBLIC/x")),
         Case(source: "unreserved escapes", path: "/%61dmin", outcome: .denied("/admin")),
         Case(source: "unreserved escapes", path: "/%70ublic/%2e%2e/%61dmin", outcome: .denied("/admin")),
@@ -128,11 +132,27 @@ struct BypassTests {
     func disguisedPath(_ c: Case) throws {
         let policy = try #require(Self.policy)
         let scratch = policy.makeScratch()
-        let request = AccessRequest(source: "default/web", destination: "default/api", port: 80, transport: .http, method: "GET", path: c.path)
+        let request = AccessRequest(
+            source: "default/web",
+            destination: "default/api",
+            port: 80,
+            transport: .http,
+            method: "GET",
+            path: c.path
+        )
         let decision = policy.decide(request, scratch: scratch)
         switch c.outcome {
         case .rejected:
-            #expect(decision == AccessDecision(allowed: false, reason: .pathRejected, trafficTarget: nil, ruleKind: nil, match: nil))
+            #expect(
+                decision
+                    == AccessDecision(
+                        allowed: false,
+                        reason: .pathRejected,
+                        trafficTarget: nil,
+                        ruleKind: nil,
+                        match: nil
+                    )
+            )
             #expect(scratch.normalizedPath == nil)
         case .denied(let path):
             #expect(!decision.allowed)
@@ -148,7 +168,17 @@ struct BypassTests {
     func headerTricks() throws {
         let policy = try #require(Self.policy)
         func decide(_ headers: [HTTPHeader]) -> AccessDecision {
-            policy.decide(AccessRequest(source: "default/web", destination: "default/api", port: 80, transport: .http, method: "POST", path: "/debug", headers: headers))
+            policy.decide(
+                AccessRequest(
+                    source: "default/web",
+                    destination: "default/api",
+                    port: 80,
+                    transport: .http,
+                    method: "POST",
+                    path: "/debug",
+                    headers: headers
+                )
+            )
         }
         #expect(decide([HTTPHeader("x-debug", "abc")]).allowed)
         #expect(decide([HTTPHeader("X-DEBUG", "abc")]).allowed, "names compare case-insensitively")

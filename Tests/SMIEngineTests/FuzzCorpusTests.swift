@@ -22,7 +22,10 @@ struct FuzzCorpusTests {
         #expect(inputs.count >= 5, "the \(target) corpus has seeds")
         for input in inputs {
             let problems = entry(input.bytes)
-            #expect(problems.isEmpty, "Fuzz/Corpus/\(target)/\(input.name): \(problems.prefix(3).joined(separator: "\n"))")
+            #expect(
+                problems.isEmpty,
+                "Fuzz/Corpus/\(target)/\(input.name): \(problems.prefix(3).joined(separator: "\n"))"
+            )
         }
     }
 

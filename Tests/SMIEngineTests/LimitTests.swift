@@ -36,17 +36,33 @@ struct LimitTests {
 
     static func request(path: String, headers: Int = 0) -> AccessRequest {
         AccessRequest(
-            source: "default/web", destination: "default/api", port: 80, transport: .http, path: path,
-            headers: (0..<headers).map { HTTPHeader("x-h\($0 % 7)", "v") })
+            source: "default/web",
+            destination: "default/api",
+            port: 80,
+            transport: .http,
+            path: path,
+            headers: (0..<headers).map { HTTPHeader("x-h\($0 % 7)", "v") }
+        )
     }
 
-    @Test("(a+)+$ against 50,000 a's and a ! exceeds the default budget: denied with regex-budget-exceeded, and it returns")
+    @Test(
+        "(a+)+$ against 50,000 a's and a ! exceeds the default budget: denied with regex-budget-exceeded, and it returns"
+    )
     func catastrophicRegexFailsClosed() throws {
         let policy = try Policy.compile(text: Self.text)
         #expect(policy.diagnostics.contains { $0.code == .regexCatastrophicBacktracking })
         let path = "/" + String(repeating: "a", count: 50_000) + "!"
         let decision = policy.decide(Self.request(path: path))
-        #expect(decision == AccessDecision(allowed: false, reason: .regexBudgetExceeded, trafficTarget: nil, ruleKind: nil, match: nil))
+        #expect(
+            decision
+                == AccessDecision(
+                    allowed: false,
+                    reason: .regexBudgetExceeded,
+                    trafficTarget: nil,
+                    ruleKind: nil,
+                    match: nil
+                )
+        )
         // The same pattern still matches what it should, and a short miss is a plain miss.
         #expect(policy.decide(Self.request(path: "/aaaa")).match == "slow")
         #expect(policy.decide(Self.request(path: "/aa!")).reason == .noRouteMatched)
@@ -68,14 +84,30 @@ struct LimitTests {
         let small = try Policy.compile(text: Self.text, options: options)
         #expect(small.decide(Self.request(path: "/open", headers: 2)).allowed)
         let refused = small.decide(Self.request(path: "/open", headers: 3))
-        #expect(refused == AccessDecision(allowed: false, reason: .requestTooLarge, trafficTarget: nil, ruleKind: nil, match: nil))
+        #expect(
+            refused
+                == AccessDecision(
+                    allowed: false,
+                    reason: .requestTooLarge,
+                    trafficTarget: nil,
+                    ruleKind: nil,
+                    match: nil
+                )
+        )
         // Only HTTP requests carry headers that are read.
         var tcp = Self.request(path: "/open", headers: 3)
         tcp.transport = .tcp
         #expect(small.decide(tcp).reason == .noRouteMatched)
         // A split request over the limit is not matched: the root service answers.
-        let split = SplitRequest(service: "default/website", entropy: 1, headers: (0..<3).map { HTTPHeader("h\($0)", "v") })
-        #expect(small.selectBackend(split, scratch: small.makeScratch()) == SplitDecision(backend: "default/website", trafficSplit: nil))
+        let split = SplitRequest(
+            service: "default/website",
+            entropy: 1,
+            headers: (0..<3).map { HTTPHeader("h\($0)", "v") }
+        )
+        #expect(
+            small.selectBackend(split, scratch: small.makeScratch())
+                == SplitDecision(backend: "default/website", trafficSplit: nil)
+        )
         var fewer = split
         fewer.headers.removeLast()
         #expect(small.selectBackend(fewer, scratch: small.makeScratch()).backend == "default/website-v2")
@@ -100,7 +132,8 @@ struct LimitTests {
     /// Compiles `input` with `limits`; the diagnostics.
     static func diagnostics(_ input: MarkedText, _ limits: LoaderLimits) -> [Diagnostic] {
         do {
-            return try Policy.compile(sources: [PolicySource(name: "limits.yaml", text: input.text)], limits: limits).diagnostics
+            return try Policy.compile(sources: [PolicySource(name: "limits.yaml", text: input.text)], limits: limits)
+                .diagnostics
         } catch {
             return error.diagnostics
         }
@@ -108,7 +141,10 @@ struct LimitTests {
 
     /// Expects one `limit-exceeded` error at `marker` whose message names `limitName`.
     static func expectLimit(
-        _ input: MarkedText, _ limits: LoaderLimits, at marker: String, naming limitName: String,
+        _ input: MarkedText,
+        _ limits: LoaderLimits,
+        at marker: String,
+        naming limitName: String,
         sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let found = diagnostics(input, limits).filter { $0.code == .limitExceeded }
@@ -117,11 +153,16 @@ struct LimitTests {
         guard let d = found.first else { return }
         #expect(d.severity == .error, sourceLocation: sourceLocation)
         #expect(d.location?.file == "limits.yaml", sourceLocation: sourceLocation)
-        #expect(d.location?.line == position.line && d.location?.column == position.column, "\(d) not at \(position)", sourceLocation: sourceLocation)
+        #expect(
+            d.location?.line == position.line && d.location?.column == position.column,
+            "\(d) not at \(position)",
+            sourceLocation: sourceLocation
+        )
         #expect(d.message.contains(limitName), "\(d.message)", sourceLocation: sourceLocation)
     }
 
-    static let twoRoutes = MarkedText("""
+    static let twoRoutes = MarkedText(
+        """
         apiVersion: specs.smi-spec.io/v1alpha4
         kind: TCPRoute
         metadata: {name: a, namespace: default}
@@ -131,7 +172,8 @@ struct LimitTests {
         kind: TCPRoute
         metadata: {name: b, namespace: default}
         spec: {matches: {ports: [2]}}
-        """)
+        """
+    )
 
     @Test("loader limits: past each one a limit-exceeded error at the offending place; at it, the policy compiles")
     func loaderLimits() throws {
@@ -143,7 +185,8 @@ struct LimitTests {
         #expect(!Self.diagnostics(Self.twoRoutes, limits).containsErrors)
 
         // maxRegexLength: the pattern's value.
-        let regex = MarkedText("""
+        let regex = MarkedText(
+            """
             apiVersion: specs.smi-spec.io/v1alpha4
             kind: HTTPRouteGroup
             metadata: {name: g, namespace: default}
@@ -151,7 +194,8 @@ struct LimitTests {
               matches:
               - name: m
                 pathRegex: 1️⃣/abcdefgh
-            """)
+            """
+        )
         limits = LoaderLimits()
         limits.maxRegexLength = 8
         Self.expectLimit(regex, limits, at: "1️⃣", naming: "maxRegexLength")
@@ -159,12 +203,14 @@ struct LimitTests {
         #expect(!Self.diagnostics(regex, limits).containsErrors)
 
         // maxDepth: the first node nested too deep.
-        let deep = MarkedText("""
+        let deep = MarkedText(
+            """
             apiVersion: specs.smi-spec.io/v1alpha4
             kind: TCPRoute
             metadata: {name: a, namespace: default}
             spec: {matches: {ports: 1️⃣[1]}}
-            """)
+            """
+        )
         limits = LoaderLimits()
         limits.maxDepth = 3
         Self.expectLimit(deep, limits, at: "1️⃣", naming: "maxDepth")
@@ -172,12 +218,14 @@ struct LimitTests {
         #expect(!Self.diagnostics(deep, limits).containsErrors)
 
         // maxAliasExpansions: the alias use that goes past the limit.
-        let aliases = MarkedText("""
+        let aliases = MarkedText(
+            """
             apiVersion: specs.smi-spec.io/v1alpha4
             kind: TCPRoute
             metadata: {name: a, namespace: default, labels: &l {a: "1", b: "2"}, annotations: 1️⃣*l}
             spec: {matches: {ports: [1]}}
-            """)
+            """
+        )
         limits = LoaderLimits()
         limits.maxAliasExpansions = 4
         Self.expectLimit(aliases, limits, at: "1️⃣", naming: "maxAliasExpansions")

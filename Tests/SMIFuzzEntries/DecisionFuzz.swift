@@ -12,7 +12,11 @@ final class FuzzSubject: @unchecked Sendable {
     let universe: Differential.Universe?
     let description: Differential.PolicyDescription?
 
-    init?(sources: [PolicySource], options: PolicyOptions, generated: (Differential.PolicyDescription, Differential.Universe)? = nil) {
+    init?(
+        sources: [PolicySource],
+        options: PolicyOptions,
+        generated: (Differential.PolicyDescription, Differential.Universe)? = nil
+    ) {
         guard let policy = try? Policy.compile(sources: sources, options: options),
             let cPolicy = FuzzSubject.compileC(sources, options)
         else { return nil }
@@ -29,7 +33,8 @@ final class FuzzSubject: @unchecked Sendable {
     static func compileC(_ sources: [PolicySource], _ options: PolicyOptions) -> OpaquePointer? {
         var c = smi_compile_options()
         c.size = UInt32(MemoryLayout<smi_compile_options>.size)
-        c.flags = (options.fullPathMatch ? SMI_COMPILE_FULL_PATH_MATCH : 0)
+        c.flags =
+            (options.fullPathMatch ? SMI_COMPILE_FULL_PATH_MATCH : 0)
             | (options.allowCrossNamespaceDestinations ? SMI_COMPILE_ALLOW_CROSS_NAMESPACE : 0)
         c.normalization = options.normalization.rawValue
         c.match_limit = options.matchLimit
@@ -60,8 +65,10 @@ final class FuzzSubject: @unchecked Sendable {
         var renderer = Differential.PolicyRenderer(rng: Differential.SplitMix64(seed: seed ^ 0x5EED_5EED))
         let files = renderer.render(description)
         return FuzzSubject(
-            sources: files.map { PolicySource(name: $0.name, text: $0.text) }, options: description.options,
-            generated: (description, generator.universe))
+            sources: files.map { PolicySource(name: $0.name, text: $0.text) },
+            options: description.options,
+            generated: (description, generator.universe)
+        )
     }
 }
 
@@ -100,8 +107,14 @@ struct RawAccessRequest {
             return s
         }
         let request = AccessRequest(
-            source: text(source), destination: text(destination), port: Int(port), transport: transport,
-            method: text(method), path: text(target), headers: headers.map { HTTPHeader(text($0.name), text($0.value)) })
+            source: text(source),
+            destination: text(destination),
+            port: Int(port),
+            transport: transport,
+            method: text(method),
+            path: text(target),
+            headers: headers.map { HTTPHeader(text($0.name), text($0.value)) }
+        )
         return (request, exact)
     }
 
@@ -153,7 +166,11 @@ extension FuzzEntries {
         guard let subject else { return [] }
         var generator = subject.universe.flatMap { universe in
             subject.description.map {
-                Differential.RequestGenerator(rng: Differential.SplitMix64(seed: UInt64(bytes.count) ^ 0xC0FF_EE00), universe: universe, policy: $0)
+                Differential.RequestGenerator(
+                    rng: Differential.SplitMix64(seed: UInt64(bytes.count) ^ 0xC0FF_EE00),
+                    universe: universe,
+                    policy: $0
+                )
             }
         }
         let scratch = DecisionScratch()
@@ -186,17 +203,23 @@ extension FuzzEntries {
     }
 
     static func checkAccess(
-        _ subject: FuzzSubject, _ raw: RawAccessRequest, _ scratch: DecisionScratch, _ other: DecisionScratch,
+        _ subject: FuzzSubject,
+        _ raw: RawAccessRequest,
+        _ scratch: DecisionScratch,
+        _ other: DecisionScratch,
         _ cScratch: OpaquePointer
     ) -> [String] {
         var problems: [String] = []
         let (request, exact) = raw.swift
         let options = subject.policy.options
-        let overLimit = raw.transport == .http
+        let overLimit =
+            raw.transport == .http
             && (raw.headers.count > options.maxHeaders || raw.target.count > options.maxTargetLength)
         let first = subject.policy.decide(request, scratch: scratch)
         let second = subject.policy.decide(request, scratch: other)
-        let what = "access \(request.transport) \(request.method.debugDescription) \(request.path.prefix(200).debugDescription) headers \(request.headers.count)"
+        let what =
+            "access \(request.transport) \(request.method.debugDescription) "
+            + "\(request.path.prefix(200).debugDescription) headers \(request.headers.count)"
         if first != second { problems.append("not deterministic: \(first) then \(second) for \(what)") }
         if first.allowed {
             if first.trafficTarget == nil || first.ruleKind == nil || first.reason != nil {
@@ -209,14 +232,19 @@ extension FuzzEntries {
             problems.append("limit: over the limit \(overLimit), decision \(first) for \(what)")
         }
         // The C ABI on the raw bytes.
-        let strings = [raw.source, raw.destination, raw.method, raw.target] + raw.headers.flatMap { [$0.name, $0.value] }
-        let c: (status: smi_status, allowed: Bool, reason: String, trafficTarget: String?) = withSmiStrings(strings) { s in
+        let strings =
+            [raw.source, raw.destination, raw.method, raw.target] + raw.headers.flatMap { [$0.name, $0.value] }
+        let c: (status: smi_status, allowed: Bool, reason: String, trafficTarget: String?) = withSmiStrings(strings) {
+            s in
             var headers: [smi_header] = []
             for i in 0..<raw.headers.count { headers.append(smi_header(name: s[4 + 2 * i], value: s[5 + 2 * i])) }
             return headers.withUnsafeBufferPointer { list in
                 var r = smi_access_request()
                 r.size = UInt32(MemoryLayout<smi_access_request>.size)
-                r.protocol = raw.transport == .http ? UInt32(SMI_PROTOCOL_HTTP) : raw.transport == .tcp ? UInt32(SMI_PROTOCOL_TCP) : UInt32(SMI_PROTOCOL_UDP)
+                r.protocol =
+                    raw.transport == .http
+                    ? UInt32(SMI_PROTOCOL_HTTP)
+                    : raw.transport == .tcp ? UInt32(SMI_PROTOCOL_TCP) : UInt32(SMI_PROTOCOL_UDP)
                 r.port = raw.port
                 r.source_name = s[0]
                 r.destination_name = s[1]
@@ -227,7 +255,9 @@ extension FuzzEntries {
                 var d = smi_access_decision()
                 d.size = UInt32(MemoryLayout<smi_access_decision>.size)
                 let status = smi_policy_decide_access(&d, subject.cPolicy, cScratch, &r)
-                let tt = d.traffic_target.data.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: d.traffic_target.length), as: UTF8.self) }
+                let tt = d.traffic_target.data.map {
+                    String(decoding: UnsafeRawBufferPointer(start: $0, count: d.traffic_target.length), as: UTF8.self)
+                }
                 return (status, d.allowed == 1, String(cString: smi_reason_string(d.reason)), tt)
             }
         }
@@ -238,7 +268,10 @@ extension FuzzEntries {
         } else {
             if overLimit { problems.append("C: a request over the limits was decided: \(what)") }
             if c.allowed && c.trafficTarget == nil { problems.append("C: an allow without its grant for \(what)") }
-            if exact && (c.allowed != first.allowed || c.reason != (first.reason?.rawValue ?? "none") || c.trafficTarget != first.trafficTarget) {
+            if exact
+                && (c.allowed != first.allowed || c.reason != (first.reason?.rawValue ?? "none")
+                    || c.trafficTarget != first.trafficTarget)
+            {
                 problems.append("C and Swift disagree: C \(c) Swift \(first) for \(what)")
             }
         }
@@ -246,18 +279,29 @@ extension FuzzEntries {
         if let reference = subject.reference, exact, !overLimit {
             let expected = reference.decide(request)
             let actual = Differential.ExpectedAccess(
-                allowed: first.allowed, reason: first.reason, trafficTarget: first.trafficTarget, ruleKind: first.ruleKind,
-                match: first.match)
+                allowed: first.allowed,
+                reason: first.reason,
+                trafficTarget: first.trafficTarget,
+                ruleKind: first.ruleKind,
+                match: first.match
+            )
             if actual != expected {
-                problems.append("reference \(expected) engine \(actual) for \(what); trace \(reference.trace.joined(separator: "; "))")
+                problems.append(
+                    "reference \(expected) engine \(actual) for \(what); "
+                        + "trace \(reference.trace.joined(separator: "; "))"
+                )
             }
         }
         return problems
     }
 
     static func checkSplit(
-        _ subject: FuzzSubject, _ input: inout FuzzInput, _ generator: inout Differential.RequestGenerator?,
-        _ scratch: DecisionScratch, _ other: DecisionScratch, _ cScratch: OpaquePointer
+        _ subject: FuzzSubject,
+        _ input: inout FuzzInput,
+        _ generator: inout Differential.RequestGenerator?,
+        _ scratch: DecisionScratch,
+        _ other: DecisionScratch,
+        _ cScratch: OpaquePointer
     ) -> [String] {
         var request: SplitRequest
         if var g = generator, input.byte() & 1 == 0 {
@@ -274,16 +318,20 @@ extension FuzzEntries {
         }
         var problems: [String] = []
         let options = subject.policy.options
-        let overLimit = request.headers.count > options.maxHeaders || (request.path?.utf8.count ?? 0) > options.maxTargetLength
+        let overLimit =
+            request.headers.count > options.maxHeaders || (request.path?.utf8.count ?? 0) > options.maxTargetLength
         let first = subject.policy.selectBackend(request, scratch: scratch)
         let second = subject.policy.selectBackend(request, scratch: other)
-        let what = "split \(request.service.debugDescription) entropy \(request.entropy) path \((request.path ?? "nil").prefix(200).debugDescription)"
+        let what =
+            "split \(request.service.debugDescription) entropy \(request.entropy) "
+            + "path \((request.path ?? "nil").prefix(200).debugDescription)"
         if first != second { problems.append("split not deterministic: \(first) then \(second) for \(what)") }
         if first.backend.isEmpty && !request.service.isEmpty { problems.append("split: empty backend for \(what)") }
         if overLimit && (first.backend != request.service || first.trafficSplit != nil) {
             problems.append("split over the limits was split: \(first) for \(what)")
         }
-        let strings = [request.service, request.method ?? "", request.path ?? ""].map { Array($0.utf8) }
+        let strings =
+            [request.service, request.method ?? "", request.path ?? ""].map { Array($0.utf8) }
             + request.headers.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }
         let c: (status: smi_status, backend: String?) = withSmiStrings(strings) { s in
             var headers: [smi_header] = []
@@ -301,7 +349,9 @@ extension FuzzEntries {
                 var d = smi_split_decision()
                 d.size = UInt32(MemoryLayout<smi_split_decision>.size)
                 let status = smi_policy_select_backend(&d, subject.cPolicy, cScratch, &r)
-                let backend = d.backend.data.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: d.backend.length), as: UTF8.self) }
+                let backend = d.backend.data.map {
+                    String(decoding: UnsafeRawBufferPointer(start: $0, count: d.backend.length), as: UTF8.self)
+                }
                 return (status, backend)
             }
         }
@@ -312,12 +362,16 @@ extension FuzzEntries {
         } else if overLimit {
             problems.append("C: a split request over the limits was decided: \(what)")
         } else if (c.backend ?? "") != first.backend {
-            problems.append("C and Swift pick different backends: \(c.backend ?? "nil") and \(first.backend) for \(what)")
+            problems.append(
+                "C and Swift pick different backends: \(c.backend ?? "nil") and \(first.backend) for \(what)"
+            )
         }
         if let reference = subject.reference, !overLimit {
             let expected = reference.split(request)
             if !expected.possible.contains(first.backend) {
-                problems.append("split backend \(first.backend) not one §6 allows (\(expected.possible.sorted())) for \(what)")
+                problems.append(
+                    "split backend \(first.backend) not one §6 allows (\(expected.possible.sorted())) for \(what)"
+                )
             }
         }
         return problems

@@ -152,12 +152,15 @@ enum FixedPolicies {
     /// Identities, services and ports requests draw from: the policies' own, SPIFFE forms and
     /// near misses.
     static let identities = [
-        "default/web", "default/api", "default/ops", "shop/api", "shop/db", "shop/web", "spiffe://cluster.local/ns/default/sa/web",
-        "spiffe://other.domain/ns/shop/sa/api", "spiffe://cluster.local/ns/shop/sa/db/x", "", "default/", "/web", "Default/web",
+        "default/web", "default/api", "default/ops", "shop/api", "shop/db", "shop/web",
+        "spiffe://cluster.local/ns/default/sa/web",
+        "spiffe://other.domain/ns/shop/sa/api", "spiffe://cluster.local/ns/shop/sa/db/x", "", "default/", "/web",
+        "Default/web",
         "default/web\u{0}", "default//web", "spiffe://", "spiffe://cluster.local/ns/default/sa/", "default/web ",
     ]
     static let services = [
-        "shop/website", "shop/search", "default/website", "shop/website-v1", "shop/", "", "website", "shop/website\u{0}",
+        "shop/website", "shop/search", "default/website", "shop/website-v1", "shop/", "", "website",
+        "shop/website\u{0}",
     ]
     static let ports: [UInt32] = [80, 8080, 5432, 53, 9000, 0, 65535]
 }

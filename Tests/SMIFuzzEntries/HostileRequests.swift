@@ -3,12 +3,16 @@
 /// mixed with raw bytes.
 public enum HostileRequests {
     /// Path pieces: the disguises of SEMANTICS.md §5 and the public authorization bypasses.
-    static let pathPieces: [[UInt8]] = [
-        "/", "//", "///", "/.", "/..", ".", "..", "%2e", "%2E", "%2e%2E", "%2f", "%2F", "%5c", "%5C", "\\", "%00",
-        "%c0%af", "%e0%80%af", "%c0%ae", "%25", "%252e", "%41", "%61", "%7E", "%", "%4", "%zz", "?", "#", ";",
-        ";jsessionid=1", "?x=/../admin", "#/../admin", " ", "%20", "%09", "\t", "\r\n", "admin", "Admin", "public",
-        "api", "a", "metrics", "v1", "items", "42", "/public/", "/admin", "/%2e%2e/", "/a/../", "\u{E9}", "\u{FEFF}",
-    ].map { Array($0.utf8) } + [[0], [0x7F], [0xFF], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0x80]]
+    static let pathPieces: [[UInt8]] =
+        [
+            "/", "//", "///", "/.", "/..", ".", "..", "%2e", "%2E", "%2e%2E", "%2f", "%2F", "%5c", "%5C", "\\", "%00",
+            "%c0%af", "%e0%80%af", "%c0%ae", "%25", "%252e", "%41", "%61", "%7E", "%", "%4", "%zz", "?", "#", ";",
+            ";jsessionid=1", "?x=/../admin", "#/../admin", " ", "%20", "%09", "\t", "\r\n", "admin", "Admin", "public",
+            "api", "a", "metrics", "v1", "items", "42", "/public/", "/admin", "/%2e%2e/", "/a/../", "\u{E9}",
+            "\u{FEFF}",
+        ].map { Array($0.utf8) } + [
+            [0], [0x7F], [0xFF], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0x80],
+        ]
 
     static let methods: [[UInt8]] = [
         "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "get", "Get", "PROPFIND", "",
@@ -32,7 +36,11 @@ public enum HostileRequests {
         for _ in 0..<count {
             switch input.below(8) {
             case 0: out += input.raw(upTo: 8)
-            case 1: out += [UInt8](repeating: input.pick([UInt8(ascii: "a"), UInt8(ascii: "/"), UInt8(ascii: ".")]), count: input.below(300))
+            case 1:
+                out += [UInt8](
+                    repeating: input.pick([UInt8(ascii: "a"), UInt8(ascii: "/"), UInt8(ascii: ".")]),
+                    count: input.below(300)
+                )
             default: out += input.pick(pathPieces)
             }
         }

@@ -34,7 +34,9 @@ public enum FuzzEntries {
             let policy = try Policy.compile(sources: [source], options: options, limits: limits)
             diagnostics = policy.diagnostics
             compiled = policy
-            if diagnostics.contains(where: { $0.severity == .error }) { problems.append("a compiled policy with errors") }
+            if diagnostics.contains(where: { $0.severity == .error }) {
+                problems.append("a compiled policy with errors")
+            }
         } catch {
             diagnostics = error.diagnostics
             if !diagnostics.contains(where: { $0.severity == .error }) {
@@ -42,7 +44,9 @@ public enum FuzzEntries {
             }
         }
         for d in diagnostics {
-            if d.code.rawValue.isEmpty || d.message.isEmpty { problems.append("a diagnostic without code or message: \(d)") }
+            if d.code.rawValue.isEmpty || d.message.isEmpty {
+                problems.append("a diagnostic without code or message: \(d)")
+            }
             if let at = d.location, at.file == "fuzz-input", at.line < 1 || at.column < 1 || at.line > lines {
                 problems.append("a diagnostic outside the input (\(lines) lines): \(d)")
             }
@@ -54,7 +58,12 @@ public enum FuzzEntries {
             for source in target.sources.prefix(2) {
                 for path in ["/", "/api/v1/x", "/%2e%2e/admin"] {
                     let request = AccessRequest(
-                        source: source, destination: target.destination ?? "", port: 8080, transport: .http, path: path)
+                        source: source,
+                        destination: target.destination ?? "",
+                        port: 8080,
+                        transport: .http,
+                        path: path
+                    )
                     let d = policy.decide(request, scratch: scratch)
                     if d.allowed && d.trafficTarget == nil { problems.append("an allow without its grant: \(d)") }
                     if !d.allowed && d.reason == nil { problems.append("a deny without a reason: \(d)") }

@@ -10,7 +10,17 @@ extension FuzzEntries {
     /// regexes) and options.
     public static func decodeProgram(_ input: inout FuzzInput) -> Program {
         let fixed = FuzzSubject.fixed
-        var p = fixed.isEmpty ? Program(options: ProgramOptions(fullPathMatch: false, normalization: .all, matchLimit: 1000, depthLimit: 100, trustDomain: nil))
+        var p =
+            fixed.isEmpty
+            ? Program(
+                options: ProgramOptions(
+                    fullPathMatch: false,
+                    normalization: .all,
+                    matchLimit: 1000,
+                    depthLimit: 100,
+                    trustDomain: nil
+                )
+            )
             : fixed[input.below(fixed.count)].policy.program
         func value(_ old: UInt32, _ input: inout FuzzInput) -> UInt32 {
             switch input.below(6) {
@@ -37,7 +47,12 @@ extension FuzzEntries {
             switch input.below(14) {
             case 0, 1, 2: edit(&p.code, &input)
             case 3, 4: edit(&p.tables, &input)
-            case 5: if input.oneIn(2) { p.accessEntry = value(p.accessEntry, &input) } else { p.splitEntry = value(p.splitEntry, &input) }
+            case 5:
+                if input.oneIn(2) {
+                    p.accessEntry = value(p.accessEntry, &input)
+                } else {
+                    p.splitEntry = value(p.splitEntry, &input)
+                }
             case 6:
                 guard !p.grants.isEmpty else { break }
                 let i = input.below(p.grants.count)
@@ -112,7 +127,9 @@ extension FuzzEntries {
         do {
             executable = try ExecutablePolicy(program: program)
         } catch {
-            if case .verification = error, verified { return ["the verifier accepted what ExecutablePolicy refused as unverified"] }
+            if case .verification = error, verified {
+                return ["the verifier accepted what ExecutablePolicy refused as unverified"]
+            }
             return []
         }
         guard verified else { return ["ExecutablePolicy loaded a program the verifier refuses"] }
@@ -130,9 +147,16 @@ extension FuzzEntries {
                 let result: (SplitResult, SplitResult) = service.withUnsafeBytes { s in
                     path.withUnsafeBytes { t in
                         let q = SplitQuery(
-                            service: executable.resolveName(s), entropy: entropy, method: nil, target: t,
-                            headers: UnsafeBufferPointer(start: nil, count: 0), port: port)
-                        return (executable.selectBackend(q, scratch: scratch), executable.selectBackend(q, scratch: scratch))
+                            service: executable.resolveName(s),
+                            entropy: entropy,
+                            method: nil,
+                            target: t,
+                            headers: UnsafeBufferPointer(start: nil, count: 0),
+                            port: port
+                        )
+                        return (
+                            executable.selectBackend(q, scratch: scratch), executable.selectBackend(q, scratch: scratch)
+                        )
                     }
                 }
                 if result.0 != result.1 { problems.append("split not deterministic on a verified program") }
@@ -149,11 +173,15 @@ extension FuzzEntries {
     }
 
     /// Decides `raw` straight on the runtime (no facade, no limits), as a bundle's program would run.
-    static func decideRaw(_ executable: ExecutablePolicy, _ raw: RawAccessRequest, _ scratch: EvaluationScratch) -> AccessResult {
+    static func decideRaw(_ executable: ExecutablePolicy, _ raw: RawAccessRequest, _ scratch: EvaluationScratch)
+        -> AccessResult
+    {
         // Every byte string in one arena, so that the views stay valid during the decision.
         var arena: [UInt8] = []
         var ranges: [Range<Int>] = []
-        for part in [raw.source, raw.destination, raw.method, raw.target] + raw.headers.flatMap({ [$0.name, $0.value] }) {
+        for part in [raw.source, raw.destination, raw.method, raw.target]
+            + raw.headers.flatMap({ [$0.name, $0.value] })
+        {
             ranges.append(arena.count..<(arena.count + part.count))
             arena += part
         }
@@ -164,8 +192,14 @@ extension FuzzEntries {
             return headers.withUnsafeBufferPointer { list in
                 let proto: ProtocolCode = raw.transport == .http ? .http : raw.transport == .tcp ? .tcp : .udp
                 let query = AccessQuery(
-                    source: executable.resolveIdentity(view(0)), destination: executable.resolveIdentity(view(1)),
-                    port: raw.port, proto: proto, method: view(2), target: view(3), headers: list)
+                    source: executable.resolveIdentity(view(0)),
+                    destination: executable.resolveIdentity(view(1)),
+                    port: raw.port,
+                    proto: proto,
+                    method: view(2),
+                    target: view(3),
+                    headers: list
+                )
                 return executable.decide(query, scratch: scratch)
             }
         }
