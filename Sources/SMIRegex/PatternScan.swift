@@ -152,7 +152,9 @@ struct PatternScan {
                         j += 1
                     } else if k == UInt8(ascii: "<"), "=!".utf8.contains(at(j + 1)) {
                         j += 2
-                    } else if k == UInt8(ascii: "<") || k == UInt8(ascii: "'") || (k == UInt8(ascii: "P") && at(j + 1) == UInt8(ascii: "<")) {
+                    } else if k == UInt8(ascii: "<") || k == UInt8(ascii: "'")
+                        || (k == UInt8(ascii: "P") && at(j + 1) == UInt8(ascii: "<"))
+                    {
                         while j < n, p[j] != UInt8(ascii: ">"), p[j] != UInt8(ascii: "'") || j == i + 2 { j += 1 }
                         j += 1
                     } else {
@@ -204,10 +206,6 @@ struct PatternScan {
                 lastClosedGroupOverlaps = false
             case UInt8(ascii: "#"):
                 atom(p[i..<(i + 1)])
-            case UInt8(ascii: "?"):
-                // A lazy or possessive marker after a quantifier, or `?` as a quantifier: keeps
-                // what the group before it was.
-                break
             default:
                 atom(p[i..<(i + 1)])
                 lastClosedGroupHadUnbounded = false
