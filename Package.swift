@@ -31,6 +31,10 @@ let package = Package(
         .library(name: "smiengine", type: .dynamic, targets: ["SMIEngineC"]),
         // Deterministic synthetic meshes for benchmarks (`smi generate`, Benchmarks/).
         .library(name: "SMIGenerate", targets: ["SMIGenerate"]),
+        // The fuzz targets' entry functions, for the separate fuzzing package in Fuzz/ (built
+        // with -sanitize=fuzzer there); `swift test` replays their corpus through the same
+        // functions. Not part of the engine: nothing in the SMIEngine product depends on it.
+        .library(name: "SMIFuzzEntries", targets: ["SMIFuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,12 +89,23 @@ let package = Package(
             dependencies: ["SMIEngine", "SMIModel", "SMILoader"],
             path: "Tests/SMITestSupport"
         ),
+        // The differential test's reference evaluator and generators (SEMANTICS.md written
+        // plainly), shared by the differential test and the decision fuzz target.
+        .target(name: "SMIReference", dependencies: ["SMIEngine", "SMIRegex"], path: "Tests/SMIReference"),
+        .target(
+            name: "SMIFuzzEntries",
+            dependencies: ["SMIEngine", "SMIEngineC", "CSMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMIReference"],
+            path: "Tests/SMIFuzzEntries"
+        ),
         .testTarget(name: "SMILoaderTests", dependencies: ["SMILoader", "SMIModel", "SMITestSupport"]),
         .testTarget(name: "SMIRegexTests", dependencies: ["SMIRegex"]),
         .testTarget(name: "SMIGenerateTests", dependencies: ["SMIGenerate", "SMIEngine"]),
         .testTarget(
             name: "SMIEngineTests",
-            dependencies: ["SMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMILoader", "SMIModel", "SMIRegex", "SMITestSupport"],
+            dependencies: [
+                "SMIEngine", "SMICompiler", "SMIBytecode", "SMIRuntime", "SMILoader", "SMIModel", "SMIRegex", "SMITestSupport",
+                "SMIReference", "SMIFuzzEntries",
+            ],
             exclude: ["Golden"]
         ),
         .testTarget(

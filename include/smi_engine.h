@@ -76,8 +76,9 @@ typedef int32_t smi_status;
 #define SMI_ERROR_OUT_OF_RANGE (-6)
 /** The holder has no policy yet. */
 #define SMI_ERROR_NO_POLICY (-7)
-/** A request is larger than the engine accepts (more than SMI_MAX_HEADERS headers, or a request
- *  target longer than SMI_MAX_TARGET_LENGTH bytes). */
+/** A request is larger than the policy accepts: more headers than its compile option
+ *  `max_headers` (default SMI_MAX_HEADERS), or a request target longer than `max_target_length`
+ *  bytes (default SMI_MAX_TARGET_LENGTH). Nothing is decided. */
 #define SMI_ERROR_LIMIT (-8)
 /** A bug in the engine; please report it. */
 #define SMI_ERROR_INTERNAL (-9)
@@ -89,6 +90,8 @@ typedef int32_t smi_status;
 /** Static, NUL-terminated text for any status, including unknown ones. Never NULL. */
 const char *smi_status_string(smi_status status);
 
+/** The default request limits; smi_compile_options.max_headers and max_target_length change them
+ *  per policy. */
 #define SMI_MAX_HEADERS 1024
 #define SMI_MAX_TARGET_LENGTH 65536
 
@@ -143,7 +146,9 @@ typedef struct smi_source {
 #define SMI_NORMALIZE_ALL 0x1Fu
 
 /** Compile options. Set `size` to sizeof(smi_compile_options) (SMI_COMPILE_OPTIONS_INIT does);
- *  fields added later go at the end, and a library reads only the first `size` bytes. */
+ *  fields added later go at the end, and a library reads only the first `size` bytes (the
+ *  fields past them take their defaults). A size below that of the 0.1 struct (up to and
+ *  including trust_domain) is SMI_ERROR_INVALID_ARGUMENT. */
 typedef struct smi_compile_options {
     uint32_t size;
     uint32_t flags;          /* SMI_COMPILE_* */
@@ -152,9 +157,12 @@ typedef struct smi_compile_options {
     uint32_t depth_limit;    /* PCRE2 depth limit per regex; 0 means the default, 10000 */
     uint32_t reserved;       /* must be 0 */
     smi_string trust_domain; /* SPIFFE ids must carry it; {NULL, 0} accepts any trust domain */
+    /* Added in 0.2 (a caller built against 0.1 passes the shorter size; these then default): */
+    uint32_t max_headers;       /* most headers a request may carry; 0 means SMI_MAX_HEADERS */
+    uint32_t max_target_length; /* longest request target in bytes; 0 means SMI_MAX_TARGET_LENGTH */
 } smi_compile_options;
 
-#define SMI_COMPILE_OPTIONS_INIT {sizeof(smi_compile_options), 0u, SMI_NORMALIZE_ALL, 0u, 0u, 0u, {NULL, 0}}
+#define SMI_COMPILE_OPTIONS_INIT {sizeof(smi_compile_options), 0u, SMI_NORMALIZE_ALL, 0u, 0u, 0u, {NULL, 0}, 0u, 0u}
 
 /**
  * Compiles `count` in-memory sources into a policy.
@@ -327,6 +335,9 @@ typedef struct smi_access_request {
 #define SMI_REASON_PORT_NOT_ALLOWED 4
 #define SMI_REASON_NO_ROUTE_MATCHED 5
 #define SMI_REASON_REGEX_BUDGET_EXCEEDED 6
+/** The Swift API's deny for a request over the policy's limits; the C functions return
+ *  SMI_ERROR_LIMIT for such a request instead, so no C decision carries it. */
+#define SMI_REASON_REQUEST_TOO_LARGE 7
 
 /** The spelling of a deny reason ("no-route-matched", ...; "none" for SMI_REASON_NONE,
  *  "unknown" otherwise). Static; never NULL. */

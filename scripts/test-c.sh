@@ -6,6 +6,8 @@
 #   header-*      the header alone under strict C11 and C++17 (gcc, and clang when present)
 #   arg_checks    every entry point with bad arguments: plainly, under valgrind (no definite leak,
 #                 no invalid access), and built with -fsanitize=address,undefined
+#   bypass       public path/header authorization bypasses (CVE-2019-9901, CVE-2021-29492,
+#                CVE-2021-31920, NUL, overlong UTF-8, ...) table-driven, raw bytes, under ASan
 #   smi-reload    4 deciding threads while the holder is swapped 1000 times; also under TSan
 #   smi-example   the C++ wrapper example (also under valgrind)
 #   conformance   smi-decide against `smi eval` on every shared conformance case plus
@@ -158,6 +160,8 @@ check build-smi-reload-tsan build_c "$bin/smi-reload-tsan" "-fsanitize=thread -p
 # ---- running ---------------------------------------------------------------------------------
 check docs-example docs_example
 check arg_checks "$bin/arg_checks"
+check build-bypass build_c "$bin/bypass" "-fsanitize=address,undefined -fno-omit-frame-pointer" tests/c/bypass.c
+check bypass env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$bin/bypass"
 check arg_checks-valgrind valgrind_memcheck "$bin/arg_checks"
 check arg_checks-asan env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$bin/arg_checks-asan"

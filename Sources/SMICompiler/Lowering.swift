@@ -85,8 +85,10 @@ struct Lowering {
         }
         if features.catastrophicBacktracking {
             diagnostics.append(Diagnostic(
-                .warning, DiagnosticCode("regex-backtracking"),
-                "regex `\(regex.value)` nests unbounded repetition and can backtrack catastrophically; the match budget will stop it",
+                .warning, .regexCatastrophicBacktracking,
+                "regex `\(regex.value)` can backtrack catastrophically (nested unbounded repetition or a repeated "
+                    + "alternation whose branches overlap); past the match budget it does not match and the request "
+                    + "is denied with regex-budget-exceeded",
                 at: regex.location, resource: resource, field: field()))
         }
     }

@@ -34,7 +34,8 @@ public final class Policy: Sendable {
     /// for a policy loaded from a bundle, which carries the program only.
     public let normalized: NormalizedPolicy?
     package let executable: ExecutablePolicy
-    let options: PolicyOptions
+    /// The options the policy was compiled with.
+    public let options: PolicyOptions
     package let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
     /// A number no other policy of this process carries (the C API's identity caches name
     /// their policy by it; an address could be reused after a free).
@@ -129,6 +130,9 @@ public final class Policy: Sendable {
         guard (0...65535).contains(request.port) else {
             return AccessDecision(allowed: false, reason: .portNotAllowed, trafficTarget: nil, ruleKind: nil, match: nil)
         }
+        if request.transport == .http, exceedsLimits(headerCount: request.headers.count, target: request.path) {
+            return AccessDecision(allowed: false, reason: .requestTooLarge, trafficTarget: nil, ruleKind: nil, match: nil)
+        }
         // Locals, not the request, are captured below: capturing `request` in each nested closure
         // copied the whole struct (and retained its strings) at every level.
         var source = request.source
@@ -167,6 +171,10 @@ public final class Policy: Sendable {
     /// The backend for a request to a root service (SEMANTICS.md §6).
     public func selectBackend(_ request: SplitRequest, scratch: DecisionScratch) -> SplitDecision {
         guard let raw = scratch.raw else { return SplitDecision(backend: request.service, trafficSplit: nil) }
+        // Too large to match against: the root service, as when no split applies.
+        if exceedsLimits(headerCount: request.headers.count, target: request.path) {
+            return SplitDecision(backend: request.service, trafficSplit: nil)
+        }
         // Locals, not the request, are captured below (see decide(_:scratch:)).
         let service = request.service
         let method = request.method
@@ -189,6 +197,12 @@ public final class Policy: Sendable {
         }
         let backend = result.backend == noIndex ? request.service : (executable.name(result.backend) ?? request.service)
         return SplitDecision(backend: backend, trafficSplit: result.split == noIndex ? nil : executable.name(result.split))
+    }
+
+    /// Whether a request is over the options' header-count or target-length limit.
+    @inline(__always)
+    private func exceedsLimits(headerCount: Int, target: String?) -> Bool {
+        headerCount > options.maxHeaders || (target?.utf8.count ?? 0) > options.maxTargetLength
     }
 
     private func decision(_ r: AccessResult) -> AccessDecision {

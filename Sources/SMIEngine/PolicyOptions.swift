@@ -19,6 +19,13 @@ public struct PolicyOptions: Sendable, Hashable {
     /// decide; without them a 1,000-TrafficTarget policy is about 150 bytes per TrafficTarget
     /// smaller and compiles faster.
     public var annotations = true
+    /// The most headers an HTTP request may carry (C: SMI_MAX_HEADERS by default). A request with
+    /// more is refused: denied with ``DenyReason/requestTooLarge`` (the C ABI returns
+    /// SMI_ERROR_LIMIT), and a split request answers the root service.
+    public var maxHeaders = 1024
+    /// The longest request target (path and query) in bytes (C: SMI_MAX_TARGET_LENGTH by
+    /// default); a longer one is refused like too many headers.
+    public var maxTargetLength = 65536
 
     /// The defaults.
     public init() {}

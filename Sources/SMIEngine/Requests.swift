@@ -19,6 +19,10 @@ public enum DenyReason: String, Sendable, Hashable, CaseIterable {
     case noRouteMatched = "no-route-matched"
     /// A regex hit its match budget and the request was then denied.
     case regexBudgetExceeded = "regex-budget-exceeded"
+    /// The request has more headers or a longer target than the policy's options accept
+    /// (``PolicyOptions/maxHeaders``, ``PolicyOptions/maxTargetLength``); it is refused before
+    /// any other check. The C ABI returns SMI_ERROR_LIMIT instead of a decision.
+    case requestTooLarge = "request-too-large"
 }
 
 /// A header as a proxy holds it. Names compare case-insensitively; a name given twice is

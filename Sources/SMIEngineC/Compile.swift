@@ -9,9 +9,16 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     // Nothing in the C API reads disassembler annotations: they are kept only when asked for.
     options.annotations = false
     guard let pointer else { return .success(options) }
-    // Read `size` alone first: the struct may be shorter than ours.
-    guard Int(pointer.pointee.size) >= MemoryLayout<smi_compile_options>.size else { return .failure(.invalid) }
-    let o = pointer.pointee
+    // Read `size` alone first: the struct may be shorter than ours. A 0.1 caller's struct ends
+    // after trust_domain; the fields added since are read only when `size` covers them.
+    let size = Int(pointer.pointee.size)
+    guard let firstAdded = MemoryLayout<smi_compile_options>.offset(of: \.max_headers), size >= firstAdded else {
+        return .failure(.invalid)
+    }
+    var o = smi_compile_options()
+    withUnsafeMutableBytes(of: &o) { own in
+        own.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(size, own.count)))
+    }
     let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE
     guard o.reserved == 0, o.flags & ~knownFlags == 0, o.normalization & ~SMI_NORMALIZE_ALL == 0 else {
         return .failure(.invalid)
@@ -22,6 +29,8 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     options.normalization = PathNormalization(rawValue: o.normalization)
     if o.match_limit != 0 { options.matchLimit = o.match_limit }
     if o.depth_limit != 0 { options.depthLimit = o.depth_limit }
+    if o.max_headers != 0 { options.maxHeaders = Int(o.max_headers) }
+    if o.max_target_length != 0 { options.maxTargetLength = Int(o.max_target_length) }
     guard let domain = o.trust_domain.swiftString else { return .failure(.invalid) }
     options.trustDomain = domain.isEmpty ? nil : domain
     return .success(options)

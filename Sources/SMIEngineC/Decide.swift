@@ -8,7 +8,7 @@ import SMIRuntime
 // headers are converted, because `smi_header` (two pointer + length pairs) and `RawHeader` (two
 // UnsafeRawBufferPointers, stored as start + end pointers) have different layouts: the scratch
 // keeps a preallocated RawHeader array that grows only for a request with more headers than
-// any before it (at most SMI_MAX_HEADERS).
+// any before it (at most the policy's max_headers).
 
 private var emptyBytes: UnsafeRawBufferPointer {
     @inline(__always) get { UnsafeRawBufferPointer(start: nil, count: 0) }
@@ -39,9 +39,11 @@ private func resolve(
 
 /// The caller's headers as RawHeader views in the scratch's buffer.
 @inline(__always)
-private func headerViews(_ headers: UnsafePointer<smi_header>?, _ count: Int, _ scratch: ScratchHandle) -> Result<UnsafeBufferPointer<RawHeader>, StatusError> {
+private func headerViews(
+    _ headers: UnsafePointer<smi_header>?, _ count: Int, _ scratch: ScratchHandle, limit: Int
+) -> Result<UnsafeBufferPointer<RawHeader>, StatusError> {
     // A size_t above Int.max arrives negative: past the limit as well.
-    guard count >= 0, count <= Int(SMI_MAX_HEADERS) else { return .failure(.limit) }
+    guard count >= 0, count <= limit else { return .failure(.limit) }
     guard count > 0 else { return .success(UnsafeBufferPointer(start: nil, count: 0)) }
     guard let headers else { return .failure(.invalid) }
     let views = scratch.headerBuffer(count)
@@ -53,9 +55,9 @@ private func headerViews(_ headers: UnsafePointer<smi_header>?, _ count: Int, _ 
 }
 
 @inline(__always)
-private func targetBytes(_ target: smi_string) -> Result<UnsafeRawBufferPointer, StatusError> {
+private func targetBytes(_ target: smi_string, limit: Int) -> Result<UnsafeRawBufferPointer, StatusError> {
     guard let bytes = target.bytes else { return .failure(.invalid) }
-    guard bytes.count <= Int(SMI_MAX_TARGET_LENGTH) else { return .failure(.limit) }
+    guard bytes.count <= limit else { return .failure(.limit) }
     return .success(bytes)
 }
 
@@ -119,11 +121,11 @@ private func decideAccess(
     if proto == .http {
         guard let m = r.pointee.method.bytes else { return SMI_ERROR_INVALID_ARGUMENT }
         method = m
-        switch targetBytes(r.pointee.target) {
+        switch targetBytes(r.pointee.target, limit: policy.options.maxTargetLength) {
         case .success(let t): target = t
         case .failure(let e): return e.status
         }
-        switch headerViews(r.pointee.headers, r.pointee.header_count, scratch) {
+        switch headerViews(r.pointee.headers, r.pointee.header_count, scratch, limit: policy.options.maxHeaders) {
         case .success(let h): headers = h
         case .failure(let e): return e.status
         }
@@ -181,7 +183,7 @@ private func selectBackend(
         method = m
     }
     if r.pointee.flags & SMI_SPLIT_HAS_TARGET != 0 {
-        switch targetBytes(r.pointee.target) {
+        switch targetBytes(r.pointee.target, limit: policy.options.maxTargetLength) {
         case .success(let t): target = t
         case .failure(let e): return e.status
         }
@@ -191,7 +193,7 @@ private func selectBackend(
         port = r.pointee.port
     }
     let headers: UnsafeBufferPointer<RawHeader>
-    switch headerViews(r.pointee.headers, r.pointee.header_count, scratch) {
+    switch headerViews(r.pointee.headers, r.pointee.header_count, scratch, limit: policy.options.maxHeaders) {
     case .success(let h): headers = h
     case .failure(let e): return e.status
     }

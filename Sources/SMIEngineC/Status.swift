@@ -44,6 +44,7 @@ public func smi_reason_string(_ reason: Int32) -> UnsafePointer<CChar>? {
     case SMI_REASON_PORT_NOT_ALLOWED: text = "port-not-allowed"
     case SMI_REASON_NO_ROUTE_MATCHED: text = "no-route-matched"
     case SMI_REASON_REGEX_BUDGET_EXCEEDED: text = "regex-budget-exceeded"
+    case SMI_REASON_REQUEST_TOO_LARGE: text = "request-too-large"
     default: text = "unknown"
     }
     return cString(text)

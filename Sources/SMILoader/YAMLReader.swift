@@ -118,6 +118,47 @@ private struct YAMLTreeBuilder {
         location(line: Int(clamping: mark.line), column: Int(clamping: mark.column))
     }
 
+    /// An error mark as a location inside the input: at the end of a stream that does not end
+    /// with a line break, libyaml moves its mark to the start of a line after the last one (found
+    /// by fuzzing: `a: [b` without a final newline was reported on line 2); such a mark is shown
+    /// at the end of the input instead.
+    private func location(_ mark: yaml_mark_t, in buffer: UnsafeBufferPointer<UInt8>) -> SourceLocation {
+        let at = location(mark)
+        let end = Self.endLocation(of: buffer, file: file)
+        return (at.line, at.column) > (end.line, end.column) ? end : at
+    }
+
+    /// Where the input ends, counting lines as libyaml does (LF, CR, CR LF, NEL, LS and PS each end
+    /// a line) and columns in Unicode scalars.
+    static func endLocation(of buffer: UnsafeBufferPointer<UInt8>, file: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        var i = 0
+        let n = buffer.count
+        while i < n {
+            let byte = buffer[i]
+            var lineBreak = byte == 0x0A
+            if byte == 0x0D {
+                lineBreak = true
+                if i + 1 < n, buffer[i + 1] == 0x0A { i += 1 }
+            } else if byte == 0xC2, i + 1 < n, buffer[i + 1] == 0x85 {
+                lineBreak = true
+                i += 1
+            } else if byte == 0xE2, i + 2 < n, buffer[i + 1] == 0x80, buffer[i + 2] == 0xA8 || buffer[i + 2] == 0xA9 {
+                lineBreak = true
+                i += 2
+            }
+            if lineBreak {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+            i += 1
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+
     private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
         guard let pointer else { return nil }
         return String(cString: UnsafeRawPointer(pointer).assumingMemoryBound(to: CChar.self))
@@ -285,7 +326,7 @@ private struct YAMLTreeBuilder {
         var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         let context = parser.context.map { String(cString: $0) }
         if let context {
-            let start = location(parser.context_mark)
+            let start = location(parser.context_mark, in: buffer)
             message += " (\(context) that starts at line \(start.line), column \(start.column))"
         }
         let at: SourceLocation
@@ -301,7 +342,8 @@ private struct YAMLTreeBuilder {
         default:
             // A key without its `:` is only noticed on a later line; the key itself is the place to show.
             at =
-                context == "while scanning a simple key" ? location(parser.context_mark) : location(parser.problem_mark)
+                context == "while scanning a simple key"
+                ? location(parser.context_mark, in: buffer) : location(parser.problem_mark, in: buffer)
         }
         diagnostics.append(Diagnostic(.error, .syntax, message, at: at))
         stack = []

@@ -89,6 +89,10 @@ extension DiagnosticCode {
     public static let invalidRegex = DiagnosticCode("invalid-regex")
     /// A regular expression using features RE2-based meshes reject.
     public static let regexPortability = DiagnosticCode("regex-portability")
+    /// A regex that can backtrack catastrophically (nested unbounded repetition such as `(a+)+`,
+    /// or a repeated alternation whose branches overlap such as `(a|a)*`); the match budget
+    /// stops it, and the request is then denied with `regex-budget-exceeded`.
+    public static let regexCatastrophicBacktracking = DiagnosticCode("regex-catastrophic-backtracking")
     /// Two matches of one group share a name.
     public static let duplicateMatchName = DiagnosticCode("duplicate-match-name")
     /// A header named twice in one match.

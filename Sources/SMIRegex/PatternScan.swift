@@ -11,6 +11,38 @@ struct PatternScan {
     var hasNumericBackreference = false
     var hasNamedReference = false
     var hasNestedQuantifier = false
+    /// An alternation whose branches can start with the same text (`(a|a)*`, `(a|ab)+`,
+    /// `(.|x)*`), itself repeated without bound: another way to backtrack exponentially.
+    var hasRepeatedOverlappingAlternation = false
+
+    /// What one open group has seen, for the overlapping-alternation heuristic.
+    private struct GroupBranches {
+        /// The first atom of each finished branch (nil: not known, treated as distinct).
+        var firstAtoms: [[UInt8]?] = []
+        /// The current branch's first atom, once read.
+        var currentFirst: [UInt8]?? = .none
+        var hasAlternation = false
+
+        mutating func sawAtom(_ atom: [UInt8]?) {
+            if case .none = currentFirst { currentFirst = .some(atom) }
+        }
+
+        mutating func endBranch() {
+            if case .some(let first) = currentFirst { firstAtoms.append(first) } else { firstAtoms.append([]) }
+            currentFirst = .none
+        }
+
+        /// Whether two branches may match the same leading text.
+        var overlaps: Bool {
+            guard hasAlternation else { return false }
+            let wide = Set([".", "\\w", "\\W", "\\S", "\\D", "\\N", "\\X"].map { Array($0.utf8) })
+            var seen = Set<[UInt8]>()
+            for case let atom? in firstAtoms {
+                if wide.contains(atom) || !seen.insert(atom).inserted { return true }
+            }
+            return false
+        }
+    }
 
     init(_ p: [UInt8]) {
         var i = 0
@@ -19,6 +51,12 @@ struct PatternScan {
         // unbounded quantifier; when such a group is itself repeated without bound, flag it.
         var groupHasUnbounded: [Bool] = []
         var lastClosedGroupHadUnbounded = false
+        var branches: [GroupBranches] = []
+        var lastClosedGroupOverlaps = false
+        func atom(_ text: ArraySlice<UInt8>?) {
+            guard !branches.isEmpty else { return }
+            branches[branches.count - 1].sawAtom(text.map { Array($0) })
+        }
         let n = p.count
         func at(_ k: Int) -> UInt8 { k < n ? p[k] : 0 }
         while i < n {
@@ -44,6 +82,8 @@ struct PatternScan {
                     break
                 }
                 lastClosedGroupHadUnbounded = false
+                lastClosedGroupOverlaps = false
+                if !inClass { atom(p[i..<min(i + 2, n)]) }
                 i += 2
                 continue
             }
@@ -54,12 +94,22 @@ struct PatternScan {
             }
             switch c {
             case UInt8(ascii: "["):
+                // The class's text up to its end is the atom (a class at a branch start is compared whole).
+                var end = i + 1
+                if at(end) == UInt8(ascii: "^") { end += 1 }
+                if at(end) == UInt8(ascii: "]") { end += 1 }
+                while end < n, p[end] != UInt8(ascii: "]") { end += p[end] == UInt8(ascii: "\\") ? 2 : 1 }
+                atom(p[i..<min(end + 1, n)])
+                lastClosedGroupOverlaps = false
                 inClass = true
                 // `[]...]` and `[^]...]` take the first `]` literally.
                 if at(i + 1) == UInt8(ascii: "^") { i += 1 }
                 if at(i + 1) == UInt8(ascii: "]") { i += 1 }
                 lastClosedGroupHadUnbounded = false
             case UInt8(ascii: "("):
+                atom(nil)
+                branches.append(GroupBranches())
+                lastClosedGroupOverlaps = false
                 groupHasUnbounded.append(false)
                 if at(i + 1) == UInt8(ascii: "*") {
                     isMergeable = false  // verbs and start-of-pattern options
@@ -93,7 +143,40 @@ struct PatternScan {
                     // backreferences, which are excluded above.
                 }
                 lastClosedGroupHadUnbounded = false
+                // Skip the group's prefix (`?:`, `?<name>`, `?i:`, ...) so that its first atom is
+                // the body's.
+                if at(i + 1) == UInt8(ascii: "?") {
+                    var j = i + 2
+                    let k = at(j)
+                    if "=!>:|".utf8.contains(k) {
+                        j += 1
+                    } else if k == UInt8(ascii: "<"), "=!".utf8.contains(at(j + 1)) {
+                        j += 2
+                    } else if k == UInt8(ascii: "<") || k == UInt8(ascii: "'")
+                        || (k == UInt8(ascii: "P") && at(j + 1) == UInt8(ascii: "<"))
+                    {
+                        while j < n, p[j] != UInt8(ascii: ">"), p[j] != UInt8(ascii: "'") || j == i + 2 { j += 1 }
+                        j += 1
+                    } else {
+                        while j < n, "imnsxJU-^".utf8.contains(p[j]) { j += 1 }
+                        if at(j) == UInt8(ascii: ":") { j += 1 }
+                    }
+                    i = min(j, n) - 1
+                }
+            case UInt8(ascii: "|"):
+                if !branches.isEmpty {
+                    branches[branches.count - 1].hasAlternation = true
+                    branches[branches.count - 1].endBranch()
+                }
+                lastClosedGroupHadUnbounded = false
+                lastClosedGroupOverlaps = false
             case UInt8(ascii: ")"):
+                if var closed = branches.popLast() {
+                    closed.endBranch()
+                    lastClosedGroupOverlaps = closed.overlaps
+                } else {
+                    lastClosedGroupOverlaps = false
+                }
                 let had = groupHasUnbounded.popLast() ?? false
                 if had, !groupHasUnbounded.isEmpty { groupHasUnbounded[groupHasUnbounded.count - 1] = true }
                 lastClosedGroupHadUnbounded = had
@@ -101,6 +184,8 @@ struct PatternScan {
                 continue
             case UInt8(ascii: "*"), UInt8(ascii: "+"):
                 if lastClosedGroupHadUnbounded { hasNestedQuantifier = true }
+                if lastClosedGroupOverlaps { hasRepeatedOverlappingAlternation = true }
+                lastClosedGroupOverlaps = false
                 if !groupHasUnbounded.isEmpty { groupHasUnbounded[groupHasUnbounded.count - 1] = true }
                 lastClosedGroupHadUnbounded = false
             case UInt8(ascii: "{"):
@@ -114,13 +199,17 @@ struct PatternScan {
                 }
                 if sawComma && closedOpen {
                     if lastClosedGroupHadUnbounded { hasNestedQuantifier = true }
+                    if lastClosedGroupOverlaps { hasRepeatedOverlappingAlternation = true }
                     if !groupHasUnbounded.isEmpty { groupHasUnbounded[groupHasUnbounded.count - 1] = true }
                 }
                 lastClosedGroupHadUnbounded = false
+                lastClosedGroupOverlaps = false
             case UInt8(ascii: "#"):
-                break
+                atom(p[i..<(i + 1)])
             default:
+                atom(p[i..<(i + 1)])
                 lastClosedGroupHadUnbounded = false
+                lastClosedGroupOverlaps = false
             }
             i += 1
         }

@@ -95,7 +95,7 @@ public final class Regex: @unchecked Sendable {
             backreferences: backrefs,
             lookaround: scan.hasLookaround,
             mergeable: scan.isMergeable,
-            catastrophicBacktracking: scan.hasNestedQuantifier
+            catastrophicBacktracking: scan.hasNestedQuantifier || scan.hasRepeatedOverlappingAlternation
         )
     }
 

@@ -33,7 +33,9 @@ struct Lint: ParsableCommand {
         var phases = PolicyTimings()
         let start = ContinuousClock.now
         do {
-            diagnostics = try Policy.compile(paths: paths, options: flags.policyOptions, timings: &phases).diagnostics
+            diagnostics = try Policy.compile(
+                paths: paths, options: flags.policyOptions, limits: flags.loaderLimits, timings: &phases
+            ).diagnostics
         } catch {
             diagnostics = error.diagnostics
         }

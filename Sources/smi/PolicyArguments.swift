@@ -21,6 +21,27 @@ struct CompileFlags: ParsableArguments {
     @Option(help: ArgumentHelp("PCRE2 depth limit per regex evaluation (default: 10000).", valueName: "n"))
     var depthLimit: UInt32?
 
+    @Option(help: ArgumentHelp("Most headers a request may carry; more is refused (default: 1024).", valueName: "n"))
+    var maxHeaders: Int?
+
+    @Option(help: ArgumentHelp("Longest request target in bytes; longer is refused (default: 65536).", valueName: "n"))
+    var maxTargetLength: Int?
+
+    @Option(help: ArgumentHelp("Largest input file in bytes (default: 33554432).", valueName: "n"))
+    var maxDocumentBytes: Int?
+
+    @Option(help: ArgumentHelp("Deepest nesting of YAML/JSON sequences and mappings (default: 128).", valueName: "n"))
+    var maxDepth: Int?
+
+    @Option(help: ArgumentHelp("Most SMI resources in one policy (default: 1000000).", valueName: "n"))
+    var maxResources: Int?
+
+    @Option(help: ArgumentHelp("Longest regex (pathRegex, header value) in bytes (default: 8192).", valueName: "n"))
+    var maxRegexLength: Int?
+
+    @Option(help: ArgumentHelp("Most nodes YAML aliases may add to one input (default: 10000).", valueName: "n"))
+    var maxAliasExpansions: Int?
+
     @Option(
         name: .customLong("skip-normalization"),
         help: ArgumentHelp("Turn off one path normalization step; repeat for more.", valueName: "step")
@@ -36,7 +57,31 @@ struct CompileFlags: ParsableArguments {
         if let matchLimit { options.matchLimit = matchLimit }
         if let depthLimit { options.depthLimit = depthLimit }
         for step in skippedSteps { options.normalization.remove(step.normalization) }
+        if let maxHeaders { options.maxHeaders = maxHeaders }
+        if let maxTargetLength { options.maxTargetLength = maxTargetLength }
         return options
+    }
+
+    /// The loader limits these flags select.
+    var loaderLimits: LoaderLimits {
+        var limits = LoaderLimits()
+        if let maxDocumentBytes { limits.maxDocumentBytes = maxDocumentBytes }
+        if let maxDepth { limits.maxDepth = maxDepth }
+        if let maxResources { limits.maxResources = maxResources }
+        if let maxRegexLength { limits.maxRegexLength = maxRegexLength }
+        if let maxAliasExpansions { limits.maxAliasExpansions = maxAliasExpansions }
+        return limits
+    }
+
+    func validate() throws {
+        let limits: [(String, Int?)] = [
+            ("--max-headers", maxHeaders), ("--max-target-length", maxTargetLength),
+            ("--max-document-bytes", maxDocumentBytes), ("--max-depth", maxDepth), ("--max-resources", maxResources),
+            ("--max-regex-length", maxRegexLength), ("--max-alias-expansions", maxAliasExpansions),
+        ]
+        for (name, value) in limits where (value ?? 1) < 0 {
+            throw ValidationError("\(name) must not be negative")
+        }
     }
 }
 
@@ -96,7 +141,7 @@ struct PolicyArguments: ParsableArguments {
     func compile() throws -> Policy {
         do {
             if let bundle { return try Policy.load(bundleAt: bundle) }
-            let policy = try Policy.compile(paths: paths, options: flags.policyOptions)
+            let policy = try Policy.compile(paths: paths, options: flags.policyOptions, limits: flags.loaderLimits)
             report(policy.diagnostics)
             return policy
         } catch {

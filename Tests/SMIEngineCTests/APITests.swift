@@ -67,11 +67,12 @@ struct APITests {
             (SMI_REASON_NO_TRAFFIC_TARGET, "no-traffic-target"), (SMI_REASON_SOURCE_NOT_ALLOWED, "source-not-allowed"),
             (SMI_REASON_PORT_NOT_ALLOWED, "port-not-allowed"), (SMI_REASON_NO_ROUTE_MATCHED, "no-route-matched"),
             (SMI_REASON_REGEX_BUDGET_EXCEEDED, "regex-budget-exceeded"),
+            (SMI_REASON_REQUEST_TOO_LARGE, "request-too-large"),
         ]
         for (code, text) in reasons { #expect(String(cString: smi_reason_string(code)) == text) }
         // Every Swift deny reason has a C code with the same spelling.
         #expect(Set(DenyReason.allCases.map(\.rawValue)) == Set(reasons.dropFirst().map(\.1)))
-        for code: Int32 in [-1, 7, .max, .min] { #expect(String(cString: smi_reason_string(code)) == "unknown") }
+        for code: Int32 in [-1, 8, .max, .min] { #expect(String(cString: smi_reason_string(code)) == "unknown") }
     }
 
     @Test("a decision lends the policy's strings and the scratch's normalized path")

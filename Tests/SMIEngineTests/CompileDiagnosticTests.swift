@@ -92,6 +92,52 @@ struct CompileDiagnosticTests {
         ])
     }
 
+    @Test("regexes that can backtrack catastrophically are warnings at the pattern; the policy still compiles")
+    func catastrophicBacktracking() throws {
+        let input = MarkedText(#"""
+            apiVersion: specs.smi-spec.io/v1alpha4
+            kind: HTTPRouteGroup
+            metadata: {name: g, namespace: default}
+            spec:
+              matches:
+              - name: nested-plus
+                pathRegex: 1️⃣/(a+)+$
+              - name: nested-star
+                pathRegex: 2️⃣"/(a*)*"
+              - name: overlapping-alternation
+                pathRegex: 3️⃣/(a|a)*$
+              - name: dot-star-starred
+                pathRegex: 4️⃣/(.*)*x
+              - name: words
+                pathRegex: 5️⃣'/((\w+\s?)+)$'
+              - name: prefix-overlap
+                pathRegex: 6️⃣/(?:ab|a)+c
+              - name: open-range
+                pathRegex: 7️⃣/(x+y?){2,}z
+              - name: header
+                headers:
+                  x-user: 8️⃣"(a|aa)+$"
+              - name: fine
+                pathRegex: /api/v[0-9]+/items/[^/]+
+              - name: fine-alternation
+                pathRegex: /(get|put)+/(x|y)z
+              - name: fine-bounded
+                pathRegex: /(a+){2}b
+            """#)
+        expect(input, [
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "1️⃣", mentions: ["`/(a+)+$`", "regex-budget-exceeded"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "2️⃣", mentions: ["`/(a*)*`"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "3️⃣", mentions: ["`/(a|a)*$`"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "4️⃣", mentions: ["`/(.*)*x`"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "5️⃣", mentions: [#"`/((\w+\s?)+)$`"#]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "6️⃣", mentions: ["`/(?:ab|a)+c`"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "7️⃣", mentions: ["`/(x+y?){2,}z`"]),
+            Expected(severity: .warning, code: .regexCatastrophicBacktracking, marker: "8️⃣", mentions: ["`(a|aa)+$`"]),
+        ])
+        let policy = try Policy.compile(text: input.text)
+        #expect(policy.diagnostics.count { $0.code == .regexCatastrophicBacktracking } == 8, "only the eight risky patterns")
+    }
+
     @Test("rules naming a missing HTTPRouteGroup, match, TCPRoute or UDPRoute are warnings at the rule; the policy still compiles")
     func missingReferences() throws {
         let input = MarkedText("""

@@ -37,33 +37,48 @@ struct PolicyHolderTests {
         let a = try Self.policy(allowing: "/a")
         let b = try Self.policy(allowing: "/b")
         let holder = PolicyHolder(a)
-        let requestA = AccessRequest(source: "default/web", destination: "default/api", port: 80, transport: .http, path: "/a/x")
-        let allowedByA = a.decide(requestA)
-        let allowedByB = b.decide(requestA)
-        #expect(allowedByA.allowed && !allowedByB.allowed)
+        // Requests the two policies answer differently, the same, and with different deny reasons.
+        let requests = ["/a/x", "/b/y", "/c", "/a/%2e%2e/b", "/a%2Fb"].map {
+            AccessRequest(source: "default/web", destination: "default/api", port: 80, transport: .http, path: $0)
+        } + [AccessRequest(source: "default/other", destination: "default/api", port: 80, transport: .http, path: "/a")]
+        let answersA = requests.map { a.decide($0) }
+        let answersB = requests.map { b.decide($0) }
+        #expect(answersA[0].allowed && !answersB[0].allowed)
+        #expect(!answersA[1].allowed && answersB[1].allowed)
 
         let stop = ManagedAtomicFlag()
         let counts = Counters()
-        var threads: [Thread] = []
         let done = DispatchGroup()
-        for _ in 0..<4 {
+        for reader in 0..<4 {
             done.enter()
             let t = Thread {
                 let scratch = DecisionScratch()
                 var seenA = 0, seenB = 0, other = 0
+                var i = reader
                 while !stop.isSet {
-                    guard let d = holder.decide(requestA, scratch: scratch) else { other += 1; continue }
-                    if d == allowedByA { seenA += 1 } else if d == allowedByB { seenB += 1 } else { other += 1 }
+                    let k = i % requests.count
+                    i += 1
+                    guard let d = holder.decide(requests[k], scratch: scratch) else { other += 1; continue }
+                    if d == answersA[k] { seenA += 1 } else if d == answersB[k] { seenB += 1 } else { other += 1 }
                 }
                 counts.add(a: seenA, b: seenB, other: other)
                 done.leave()
             }
-            threads.append(t)
             t.start()
         }
+        let checker = DecisionScratch()
         for i in 0..<1_000 {
-            holder.swap(i % 2 == 0 ? b : a)
-            if i % 50 == 0 { usleep(200) }
+            let next = i % 2 == 0 ? b : a
+            holder.swap(next)
+            if i % 50 == 0 {
+                // A reload whose compilation fails never reaches the holder: the policy just swapped
+                // in stays in force.
+                #expect(throws: PolicyCompileError.self) { try Self.policy(allowing: "\"(unclosed\"") }
+                let inForce = requests.map { holder.decide($0, scratch: checker) }
+                let expected = next === a ? answersA : answersB
+                #expect(inForce == expected.map { Optional($0) })
+                usleep(200)
+            }
         }
         stop.set()
         done.wait()

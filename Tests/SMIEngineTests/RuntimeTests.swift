@@ -735,5 +735,6 @@ private func rank(_ r: DenyReason) -> Int {
     case .portNotAllowed: return 2
     case .noRouteMatched: return 3
     case .regexBudgetExceeded: return 4
+    case .requestTooLarge: return 6
     }
 }

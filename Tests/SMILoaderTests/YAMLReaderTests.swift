@@ -140,6 +140,17 @@ struct YAMLReaderTests {
         #expect(diags.first?.location?.column == input["1️⃣"].column)
     }
 
+    @Test("an error at the end of input without a final newline is placed on the last line, not after it (found by fuzzing)")
+    func syntaxErrorAtEnd() {
+        for (text, line, column) in [("a: [b, c", 1, 9), ("a: [é, c", 1, 9), ("a: [b,\rc", 2, 2), ("a:\n  b: {c: d,", 2, 12), ("a: [b, c\n", 2, 1), ("a: \"x", 1, 6)] {
+            let (_, diags) = parse(text)
+            #expect(diags.map(\.code) == [.syntax], "\(text.debugDescription)")
+            #expect(diags.first?.location?.line == line && diags.first?.location?.column == column, "\(text.debugDescription): \(diags)")
+            // Any line in the context message lies inside the input too.
+            #expect(!(diags.first?.message.contains("line \(line + 1)") ?? false), "\(diags)")
+        }
+    }
+
     @Test("invalid UTF-8 is a syntax error, not a crash")
     func invalidUTF8() {
         let (_, diags) = YAMLReader.parseDocuments([0x61, 0x3A, 0x20, 0xFF, 0x0A], file: "x.yaml")

@@ -102,6 +102,13 @@ struct RegexSetTests {
         #expect(Regex.features(of: "/(a+)+$").catastrophicBacktracking)
         #expect(Regex.features(of: "/(a*)*").catastrophicBacktracking)
         #expect(!Regex.features(of: "/api/v[0-9]+/items/[^/]+").catastrophicBacktracking)
+        // Repeated alternations whose branches can start alike backtrack exponentially too.
+        for risky in ["/(a|a)*$", "(a|aa)+$", "/(?:ab|a)+c", "(.|x)*y", #"(\w|a)+!"#, "([a-z]|[a-z])+$", "(?<n>a|a){2,}"] {
+            #expect(Regex.features(of: risky).catastrophicBacktracking, "\(risky)")
+        }
+        for fine in ["/(get|put)+", "/(x|y)z", "/(a|b)*c", "/(a+){2}", "/(?i:ab|cd)+", "[(a|a)*]", #"\(a|a\)*"#, "(a|a)?", "(a+)?+"] {
+            #expect(!Regex.features(of: fine).catastrophicBacktracking, "\(fine)")
+        }
         #expect(Regex.features(of: "/api/v[0-9]+").mergeable)
         #expect(Regex.features(of: "(?i)/admin").mergeable)
         #expect(!Regex.features(of: "(?x)/a # comment").mergeable)

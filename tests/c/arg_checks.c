@@ -223,10 +223,12 @@ static void test_versions_and_strings(void) {
     CHECK(SMI_OK == 0 && SMI_ERROR_INVALID_ARGUMENT == -1 && SMI_ERROR_INTERNAL == -9);
 
     const char *reasons[] = {"none", "path-rejected", "no-traffic-target", "source-not-allowed",
-                             "port-not-allowed", "no-route-matched", "regex-budget-exceeded"};
-    for (int32_t i = 0; i < 7; i++) CHECK(strcmp(smi_reason_string(i), reasons[i]) == 0);
+                             "port-not-allowed", "no-route-matched", "regex-budget-exceeded",
+                             "request-too-large"};
+    for (int32_t i = 0; i < 8; i++) CHECK(strcmp(smi_reason_string(i), reasons[i]) == 0);
+    CHECK(SMI_REASON_REQUEST_TOO_LARGE == 7);
     CHECK(strcmp(smi_reason_string(-1), "unknown") == 0);
-    CHECK(strcmp(smi_reason_string(7), "unknown") == 0);
+    CHECK(strcmp(smi_reason_string(8), "unknown") == 0);
     CHECK(strcmp(smi_reason_string(INT32_MIN), "unknown") == 0);
     CHECK(strcmp(smi_reason_string(INT32_MAX), "unknown") == 0);
 }
@@ -279,6 +281,13 @@ static void test_compile(void) {
     options.size = 0;
     CHECK_STATUS(smi_policy_compile(&policy, NULL, &source, 1, &options), SMI_ERROR_INVALID_ARGUMENT);
     options.size = 4;
+    CHECK_STATUS(smi_policy_compile(&policy, NULL, &source, 1, &options), SMI_ERROR_INVALID_ARGUMENT);
+    /* A 0.1 caller's struct ends after trust_domain: accepted, the later fields take defaults. */
+    options.size = offsetof(smi_compile_options, max_headers);
+    CHECK_STATUS(smi_policy_compile(&policy, NULL, &source, 1, &options), SMI_OK);
+    smi_policy_release(policy);
+    policy = NULL;
+    options.size = offsetof(smi_compile_options, max_headers) - 1;
     CHECK_STATUS(smi_policy_compile(&policy, NULL, &source, 1, &options), SMI_ERROR_INVALID_ARGUMENT);
     options.size = sizeof options;
     options.reserved = 1;

@@ -1,5 +1,6 @@
 import Foundation
 import SMIEngine
+import SMIReference
 import Testing
 
 // The differential test: random policies (PolicyGenerator), written as YAML/JSON in the layout of
@@ -10,9 +11,6 @@ import Testing
 // Replay: the run seed is printed with every disagreement.
 //     SMI_DIFF_SEED=0x... swift test --filter Differential
 //     SMI_DIFF_SEED=0x... SMI_DIFF_POLICY=17 swift test --filter Differential   (one policy)
-
-/// The differential test's helpers.
-enum Differential {}
 
 @Suite("Differential: the engine agrees with a reference evaluator written from SEMANTICS.md")
 struct DifferentialTests {

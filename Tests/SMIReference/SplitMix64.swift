@@ -5,12 +5,12 @@ import Foundation
 
 extension Differential {
     /// SplitMix64 (Steele, Lea and Flood): 64 bits of state, good enough for test data.
-    struct SplitMix64: RandomNumberGenerator {
+    package struct SplitMix64: RandomNumberGenerator {
         private var state: UInt64
 
-        init(seed: UInt64) { state = seed }
+        package init(seed: UInt64) { state = seed }
 
-        mutating func next() -> UInt64 {
+        package mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -19,30 +19,30 @@ extension Differential {
         }
 
         /// True with probability `p`.
-        mutating func chance(_ p: Double) -> Bool {
+        package mutating func chance(_ p: Double) -> Bool {
             Double(next() >> 11) / Double(UInt64(1) << 53) < p
         }
 
         /// A uniformly chosen element of a non-empty array.
-        mutating func pick<T>(_ items: [T]) -> T {
+        package mutating func pick<T>(_ items: [T]) -> T {
             precondition(!items.isEmpty, "pick from an empty list")
             return items[Int.random(in: 0..<items.count, using: &self)]
         }
 
         /// A uniformly chosen integer in `range`.
-        mutating func int(_ range: ClosedRange<Int>) -> Int {
+        package mutating func int(_ range: ClosedRange<Int>) -> Int {
             Int.random(in: range, using: &self)
         }
 
         /// `count` distinct elements of `items` (fewer if it has fewer), in random order.
-        mutating func distinct<T>(_ count: Int, of items: [T]) -> [T] {
+        package mutating func distinct<T>(_ count: Int, of items: [T]) -> [T] {
             Array(items.shuffled(using: &self).prefix(count))
         }
     }
 
     /// The run's seed: `SMI_DIFF_SEED` (decimal or 0x-hex) if set, else random. Read once, so all
     /// shards of one run share it.
-    static let runSeed: UInt64 = {
+    package static let runSeed: UInt64 = {
         if let text = ProcessInfo.processInfo.environment["SMI_DIFF_SEED"] {
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.lowercased().hasPrefix("0x"), let value = UInt64(trimmed.dropFirst(2), radix: 16) {
@@ -56,7 +56,7 @@ extension Differential {
 
     /// The seed of policy number `index` of a run; policies can be replayed one by one with
     /// SMI_DIFF_POLICY=<index>.
-    static func policySeed(run: UInt64, index: Int) -> UInt64 {
+    package static func policySeed(run: UInt64, index: Int) -> UInt64 {
         var mixer = SplitMix64(seed: run ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03))
         return mixer.next()
     }

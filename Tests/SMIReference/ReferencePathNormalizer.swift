@@ -4,14 +4,14 @@ import SMIEngine
 // the `normalization` compile option; by default all run, in this order.
 
 extension Differential {
-    enum NormalizedPath: Equatable {
+    package enum NormalizedPath: Equatable {
         /// Denied with `path-rejected` whatever the grants (§5).
         case rejected
         /// The path `pathRegex` sees and a decision reports.
         case path(String)
     }
 
-    static func normalize(_ target: String, steps: PathNormalization) -> NormalizedPath {
+    package static func normalize(_ target: String, steps: PathNormalization) -> NormalizedPath {
         var bytes = Array(target.utf8)
 
         // 1. Cut the request target at the first `?` or `#`: the rest is never checked.
@@ -83,7 +83,7 @@ extension Differential {
     }
 
     /// RFC 3986 §5.2.4 "Remove Dot Segments", rule by rule.
-    static func removeDotSegments(_ path: [UInt8]) -> [UInt8] {
+    package static func removeDotSegments(_ path: [UInt8]) -> [UInt8] {
         var input = path[...]
         var output: [UInt8] = []
         func starts(_ prefix: String) -> Bool { input.starts(with: prefix.utf8) }

@@ -8,37 +8,45 @@ import SMIRegex
 
 extension Differential {
     /// What the reference says about an access request.
-    struct ExpectedAccess: Equatable {
-        var allowed: Bool
-        var reason: DenyReason?
-        var trafficTarget: String?
-        var ruleKind: String?
-        var match: String?
+    package struct ExpectedAccess: Equatable {
+        package var allowed: Bool
+        package var reason: DenyReason?
+        package var trafficTarget: String?
+        package var ruleKind: String?
+        package var match: String?
+
+        package init(allowed: Bool, reason: DenyReason?, trafficTarget: String?, ruleKind: String?, match: String?) {
+            self.allowed = allowed
+            self.reason = reason
+            self.trafficTarget = trafficTarget
+            self.ruleKind = ruleKind
+            self.match = match
+        }
     }
 
     /// What the reference says about a split request.
-    struct ExpectedSplit {
+    package struct ExpectedSplit {
         /// The backend the documented selection rule picks: r = high 64 bits of
         /// (entropy × total), the first backend (listed order, zero weights skipped) whose
         /// cumulative weight exceeds r.
-        var backend: String
+        package var backend: String
         /// Every answer §6 allows for this request: the backends with a nonzero weight in the split
         /// that applies, or only the root.
-        var possible: Set<String>
+        package var possible: Set<String>
         /// The split that decides: `.some(nil)` when none applies; nil when §6 leaves it open
         /// (a split whose weights are all 0 answers the root).
-        var trafficSplit: String??
+        package var trafficSplit: String??
     }
 
     /// The facts of an HTTP request that route matches read (§2, §4).
-    struct HTTPFacts {
-        var method: String
+    package struct HTTPFacts {
+        package var method: String
         /// The normalized path (§5).
-        var path: String
+        package var path: String
         /// Lower-cased name → value; a name given twice is one value joined with `, ` (§2).
-        var headers: [String: String]
+        package var headers: [String: String]
 
-        init(method: String, path: String, headers: [HTTPHeader]) {
+        package init(method: String, path: String, headers: [HTTPHeader]) {
             self.method = method
             self.path = path
             var joined: [String: String] = [:]
@@ -51,14 +59,14 @@ extension Differential {
     }
 
     /// How far one TrafficTarget got with a request (§7), in stage order.
-    enum Stage: Int, Comparable {
+    package enum Stage: Int, Comparable {
         case sourceNotAllowed = 1
         case portNotAllowed = 2
         case noRouteMatched = 3
 
-        static func < (a: Stage, b: Stage) -> Bool { a.rawValue < b.rawValue }
+        package static func < (a: Stage, b: Stage) -> Bool { a.rawValue < b.rawValue }
 
-        var reason: DenyReason {
+        package var reason: DenyReason {
             switch self {
             case .sourceNotAllowed: return .sourceNotAllowed
             case .portNotAllowed: return .portNotAllowed
@@ -70,18 +78,18 @@ extension Differential {
     /// A route match's verdict. A regex out of budget does not match (fail closed, §7), but it
     /// leaves the match `unknown` rather than `no`: a match that fails on another condition
     /// anyway does not make the budget the reason of a deny, whatever order conditions run in.
-    enum Verdict {
+    package enum Verdict {
         case yes, no, unknown
     }
 
-    enum TargetOutcome {
+    package enum TargetOutcome {
         case granted(RouteKind, match: String?)
         case stopped(Stage)
     }
 
-    final class ReferenceEvaluator {
-        let policy: PolicyDescription
-        let options: PolicyOptions
+    package final class ReferenceEvaluator {
+        package let policy: PolicyDescription
+        package let options: PolicyOptions
         private let groups: [ObjectID: HTTPRouteGroup]
         private let tcpRoutes: [ObjectID: PortRoute]
         private let udpRoutes: [ObjectID: PortRoute]
@@ -93,9 +101,9 @@ extension Differential {
         /// `unknown` by a regex out of budget during the current decision (§7).
         private var budgetExceeded = false
         /// Per TrafficTarget naming the destination: how far it got (for failure reports).
-        private(set) var trace: [String] = []
+        package private(set) var trace: [String] = []
 
-        init(_ policy: PolicyDescription) {
+        package init(_ policy: PolicyDescription) {
             self.policy = policy
             options = policy.options
             groups = Dictionary(policy.groups.map { ($0.metadata.id, $0) }, uniquingKeysWith: { $1 })
@@ -122,7 +130,7 @@ extension Differential {
 
         /// `namespace/name`, or `spiffe://<trust-domain>/ns/<namespace>/sa/<name>` (any trust
         /// domain unless the policy is compiled with one). nil: matches no identity.
-        func identity(_ text: String) -> ObjectID? {
+        package func identity(_ text: String) -> ObjectID? {
             let spiffe = "spiffe://"
             if text.hasPrefix(spiffe) {
                 let rest = text.dropFirst(spiffe.count)
@@ -255,7 +263,7 @@ extension Differential {
 
         // MARK: §3, §5, §7 Access decisions
 
-        func decide(_ request: AccessRequest) -> ExpectedAccess {
+        package func decide(_ request: AccessRequest) -> ExpectedAccess {
             budgetExceeded = false
             trace = []
             func deny(_ reason: DenyReason) -> ExpectedAccess {
@@ -312,7 +320,7 @@ extension Differential {
 
         /// A match holds iff its path, method and header conditions all hold; absent ones hold.
         /// Any failing condition makes it `no`; else a regex out of budget makes it `unknown`.
-        func matches(_ match: HTTPMatch, _ http: HTTPFacts) -> Verdict {
+        package func matches(_ match: HTTPMatch, _ http: HTTPFacts) -> Verdict {
             var conditions: [Verdict] = []
             // Path: anchored at the start, open at the end (both ends under fullPathMatch). `""`
             // matches every path, as §4 says right after naming fullPathMatch; read here as under
@@ -404,7 +412,7 @@ extension Differential {
             return false
         }
 
-        func split(_ request: SplitRequest) -> ExpectedSplit {
+        package func split(_ request: SplitRequest) -> ExpectedSplit {
             trace = []
             let rootAnswer = ExpectedSplit(
                 backend: request.service,
@@ -460,7 +468,7 @@ extension Differential {
     }
 
     /// A Kubernetes quantity as generated (`1`, `500m`, `1.5`) in milli-units: `1` = `1000m` (§6).
-    static func milliUnits(_ quantity: String) -> UInt64 {
+    package static func milliUnits(_ quantity: String) -> UInt64 {
         var text = Substring(quantity)
         var unit: UInt64 = 1000
         if text.hasSuffix("m") {
@@ -481,7 +489,7 @@ extension Differential {
     }
 
     /// ASCII lower case: header names compare case-insensitively (§4).
-    static func asciiLowercased(_ text: String) -> String {
+    package static func asciiLowercased(_ text: String) -> String {
         String(decoding: text.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }

@@ -9,38 +9,38 @@ import SMIEngine
 
 extension Differential {
     /// The names a policy and its requests draw from.
-    struct Universe {
-        var namespaces: [String]
-        var identities: [ObjectID]
-        var ports: [Int]
+    package struct Universe {
+        package var namespaces: [String]
+        package var identities: [ObjectID]
+        package var ports: [Int]
 
-        static let allNamespaces = ["default", "shop", "mesh"]  // none a prefix of another
-        static let identityNames = ["web", "api", "db", "prometheus", "gateway", "worker"]
-        static let allPorts = [80, 8080, 9090, 5432]
-        static let groupNames = ["routes-a", "routes-b", "routes-c"]
-        static let tcpRouteNames = ["tcp-a", "tcp-b", "tcp-all"]
-        static let udpRouteNames = ["udp-a", "udp-b"]
-        static let matchNames = ["api", "items", "metrics", "admin", "health", "everything", "firefox", "ab"]
-        static let targetNames = [
+        package static let allNamespaces = ["default", "shop", "mesh"]  // none a prefix of another
+        package static let identityNames = ["web", "api", "db", "prometheus", "gateway", "worker"]
+        package static let allPorts = [80, 8080, 9090, 5432]
+        package static let groupNames = ["routes-a", "routes-b", "routes-c"]
+        package static let tcpRouteNames = ["tcp-a", "tcp-b", "tcp-all"]
+        package static let udpRouteNames = ["udp-a", "udp-b"]
+        package static let matchNames = ["api", "items", "metrics", "admin", "health", "everything", "firefox", "ab"]
+        package static let targetNames = [
             "a-first", "allow", "api-access", "metrics", "mixed", "l4", "tt-1", "tt-2", "zz-last",
         ]
-        static let splitNames = ["ab-test", "canary", "rollout", "split-a", "split-b"]
-        static let rootServices = ["website", "checkout", "search"]
+        package static let splitNames = ["ab-test", "canary", "rollout", "split-a", "split-b"]
+        package static let rootServices = ["website", "checkout", "search"]
 
         /// Path regexes (SEMANTICS.md §4): anchored at the start, open at the end by default.
-        static let pathRegexes = [
+        package static let pathRegexes = [
             "/api", "/api/v[0-9]+/items/[^/]+", "/metrics", ".*", "", "/a|/b", "/(x|y)z", "(?i)/Admin", "/health$",
             "/items/.*",
         ]
         /// Header value regexes; they must match the whole value.
-        static let headerRegexes = [".*Firefox.*", "t|True", "abc", ".*", "curl/.*", "(?i)true", "[0-9]+"]
-        static let headerNames = ["user-agent", "x-debug", "authorized", "cookie"]
+        package static let headerRegexes = [".*Firefox.*", "t|True", "abc", ".*", "curl/.*", "(?i)true", "[0-9]+"]
+        package static let headerNames = ["user-agent", "x-debug", "authorized", "cookie"]
         /// Backtrack exponentially on `aaa…ab`; only used with a tight match limit.
-        static let slowRegex = "/(a|aa)+$"
-        static let slowHeaderRegex = "(a|aa)+$"
-        static let methods = ["GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "*", "PROPFIND"]
+        package static let slowRegex = "/(a|aa)+$"
+        package static let slowHeaderRegex = "(a|aa)+$"
+        package static let methods = ["GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "*", "PROPFIND"]
 
-        static func random(using rng: inout SplitMix64) -> Universe {
+        package static func random(using rng: inout SplitMix64) -> Universe {
             let namespaces =
                 rng.chance(0.5) ? allNamespaces : ["default", rng.pick(["shop", "mesh"])]
             var identities: [ObjectID] = []
@@ -51,23 +51,23 @@ extension Differential {
         }
 
         /// Identities no policy grants anything to.
-        var strangers: [ObjectID] {
+        package var strangers: [ObjectID] {
             [ObjectID(namespace: namespaces[0], name: "stranger"), ObjectID(namespace: "elsewhere", name: "web")]
         }
     }
 
     /// Builds one random ``PolicyDescription``.
-    struct PolicyGenerator {
-        var rng: SplitMix64
-        let universe: Universe
+    package struct PolicyGenerator {
+        package var rng: SplitMix64
+        package let universe: Universe
         private var policy = PolicyDescription()
 
-        init(seed: UInt64) {
+        package init(seed: UInt64) {
             rng = SplitMix64(seed: seed)
             universe = Universe.random(using: &rng)
         }
 
-        mutating func make() -> PolicyDescription {
+        package mutating func make() -> PolicyDescription {
             policy = PolicyDescription()
             policy.options = makeOptions()
             for namespace in universe.namespaces {
@@ -413,7 +413,7 @@ extension Differential {
     }
 
     /// The Service name a written name or DNS form stands for (§6: `name.namespace[.svc[...]]`).
-    static func serviceName(_ written: String) -> String {
+    package static func serviceName(_ written: String) -> String {
         String(written.split(separator: ".", omittingEmptySubsequences: false)[0])
     }
 }

@@ -4,7 +4,7 @@
 
 extension Differential {
     /// A manifest tree before it is written out.
-    indirect enum Node {
+    package indirect enum Node {
         case map([(String, Node)])
         case list([Node])
         case string(String)
@@ -13,16 +13,18 @@ extension Differential {
     }
 
     /// One manifest file.
-    struct RenderedFile {
-        var name: String
-        var text: String
+    package struct RenderedFile {
+        package var name: String
+        package var text: String
     }
 
-    struct PolicyRenderer {
-        var rng: SplitMix64
+    package struct PolicyRenderer {
+        package var rng: SplitMix64
+
+        package init(rng: SplitMix64) { self.rng = rng }
 
         /// The policy as files; overridden definitions come before the ones that replace them.
-        mutating func render(_ policy: PolicyDescription) -> [RenderedFile] {
+        package mutating func render(_ policy: PolicyDescription) -> [RenderedFile] {
             var finals: [(key: String, node: Node)] = []
             for target in policy.targets { finals.append((key(.trafficTarget(target)), node(.trafficTarget(target)))) }
             for binding in policy.bindings {
@@ -266,10 +268,10 @@ extension Differential {
     // MARK: Writers
 
     /// JSON text.
-    struct JSONWriter {
-        var pretty: Bool
+    package struct JSONWriter {
+        package var pretty: Bool
 
-        func write(_ node: Node, indent: Int = 0) -> String {
+        package func write(_ node: Node, indent: Int = 0) -> String {
             let pad = pretty ? String(repeating: " ", count: indent + 2) : ""
             let close = pretty ? "\n" + String(repeating: " ", count: indent) : ""
             let open = pretty ? "\n" : ""
@@ -293,11 +295,11 @@ extension Differential {
     }
 
     /// YAML text: block style, or flow style (`{kind: X, spec: {...}}`) for whole documents.
-    struct YAMLWriter {
-        var flowStyle: Bool
+    package struct YAMLWriter {
+        package var flowStyle: Bool
 
         /// One document, ending with a newline.
-        func document(_ node: Node) -> String {
+        package func document(_ node: Node) -> String {
             if flowStyle { return flow(node) + "\n" }
             var out = ""
             block(node, indent: 0, into: &out)
@@ -355,7 +357,7 @@ extension Differential {
 
         /// A plain scalar when that is unambiguous, else a double-quoted one (JSON escapes are
         /// valid YAML escapes).
-        static func scalar(_ text: String) -> String {
+        package static func scalar(_ text: String) -> String {
             let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "y", "n", "null"]
             let safe =
                 text.first.map { $0.isASCII && $0.isLetter } == true
@@ -366,7 +368,7 @@ extension Differential {
     }
 
     /// A JSON string literal.
-    static func jsonQuoted(_ text: String) -> String {
+    package static func jsonQuoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -5,15 +5,15 @@ import SMIEngine
 // headers in several cases and duplicated (§2, §4).
 
 extension Differential {
-    struct RequestGenerator {
-        var rng: SplitMix64
-        let universe: Universe
-        let policy: PolicyDescription
+    package struct RequestGenerator {
+        package var rng: SplitMix64
+        package let universe: Universe
+        package let policy: PolicyDescription
         /// The route matches the current request is aimed at (paths, methods, headers are drawn
         /// near them); every match of the policy when empty.
         private var focus: [HTTPMatch] = []
 
-        init(rng: SplitMix64, universe: Universe, policy: PolicyDescription) {
+        package init(rng: SplitMix64, universe: Universe, policy: PolicyDescription) {
             self.rng = rng
             self.universe = universe
             self.policy = policy
@@ -21,10 +21,10 @@ extension Differential {
 
         private var focusMatches: [HTTPMatch] { focus.isEmpty ? policy.groups.flatMap(\.matches) : focus }
 
-        static let methods = ["GET", "GET", "GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "PROPFIND", "get"]
+        package static let methods = ["GET", "GET", "GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "PROPFIND", "get"]
 
         /// Whole request targets, many of them hostile (§5).
-        static let fixedPaths = [
+        package static let fixedPaths = [
             "/", "", "*", "api", "/api", "/api/v1/items/42", "/api/v12/items/x/y", "/metrics", "/metrics/x",
             "/v1/metrics", "/a", "/b", "/xz", "/yz", "/admin", "/Admin", "/ADMIN/x", "/health", "/healthz", "/items/1",
             "/api/%2e%2e/metrics", "/%2e%2e/admin", "/public/%2E%2e/admin", "/a%2Fb", "/a%2fb", "/a%5cb", "/a%5Cb",
@@ -34,21 +34,21 @@ extension Differential {
             "/api/v1/items/..", "/%252e", "/%2e", "/.", "/..", "/api/.", "/a/./b/../../metrics", "/api/v1//items//1",
             "/%7Eu", "/%2D%5F", "?q", "#f",
         ]
-        static let segments = [
+        package static let segments = [
             "api", "v1", "v2", "v10", "items", "42", "x", "metrics", "admin", "Admin", "ADMIN", "a", "b", "xz", "yz",
             "health", "public",
         ]
-        static let hostileSegments = [
+        package static let hostileSegments = [
             ".", "..", "%2e", "%2E%2e", "%41dmin", "%61pi", "", "%7Eu", "caf\u{E9}", "%2F", "%2f", "%5c", "%5C",
             "%00", "%zz", "%4", "a b", "%20", "%09", "%0A", "x\\y", "\u{7F}", "%252e", "%25", "%2e%2e%2f",
         ]
-        static let suffixes = ["?q=1", "?x=%zz", "#frag", "?a#b", "?/../admin", "?a b", "#x\\y"]
+        package static let suffixes = ["?q=1", "?x=%zz", "#frag", "?a#b", "?/../admin", "?a b", "#x\\y"]
 
-        static let headerNames = [
+        package static let headerNames = [
             "user-agent", "User-Agent", "USER-AGENT", "x-debug", "X-Debug", "authorized", "Authorized", "cookie",
             "accept",
         ]
-        static let headerValues = [
+        package static let headerValues = [
             "Mozilla/5.0 Firefox/120.0", "Firefox", "Mozilla/5.0 Chrome/120.0", "curl/8.4", "t", "True", "true",
             "TRUE", "abc", "abcd", "ABC", "", "42", "Firefox\r\nx-debug: abc", "a\u{0}b", "line\nbreak", "Firefox\r",
             String(repeating: "a", count: 30) + "b", "aaaa",
@@ -56,7 +56,7 @@ extension Differential {
 
         // MARK: Access
 
-        mutating func accessRequest() -> AccessRequest {
+        package mutating func accessRequest() -> AccessRequest {
             // Mostly aimed at one TrafficTarget: its destination, one of its sources, its ports;
             // more often one that has sources and an HTTPRouteGroup rule, where most can happen.
             let routed = policy.targets.filter {
@@ -122,7 +122,7 @@ extension Differential {
         }
 
         /// Paths that match, or nearly match, each path regex of the generator's pool.
-        static let samplePaths: [String: [String]] = [
+        package static let samplePaths: [String: [String]] = [
             "/api": ["/api", "/api/x", "/apis", "/v1/api", "/API"],
             "/api/v[0-9]+/items/[^/]+": [
                 "/api/v1/items/42", "/api/v12/items/x/y", "/api/vX/items/1", "/api/v1/items/", "/api/v2/items/a",
@@ -208,7 +208,7 @@ extension Differential {
 
         // MARK: Split
 
-        mutating func splitRequest() -> SplitRequest {
+        package mutating func splitRequest() -> SplitRequest {
             focus = []
             var service = ObjectID(namespace: rng.pick(universe.namespaces), name: rng.pick(Universe.rootServices))
             if let split = policy.splits.randomElement(using: &rng), rng.chance(0.85) {
