@@ -1,6 +1,7 @@
 import Foundation
 import SMIBytecode
 import SMIEngine
+import SMIReference
 import Testing
 
 /// Compiled policy bundles (docs/BUNDLE.md): round trips, determinism, and every refusal.
