@@ -58,6 +58,10 @@ step env SMI_SHARED="$shared" scripts/test-c.sh || true
 # decide correctly and allocate nothing per decision. Timing never gates CI.
 step scripts/bench-smoke.sh || true
 step scripts/bench-c.sh --smoke || true
+# The Hummingbird example service (its own package and .build under examples/swift-service):
+# access middleware and policy reload over real HTTP on loopback. The slowest step on a clean
+# machine (Hummingbird, SwiftNIO, swift-crypto are built from source).
+step examples/swift-service/test.sh || true
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
