@@ -4,7 +4,7 @@
 // the SMIEngine Swift API and reloads its policy folder when it changes. See README.md.
 //
 // Its own package (own .build), so the engine's package and CI do not build Hummingbird and
-// SwiftNIO unless examples/swift-service/test.sh runs. swift-log, swift-nio and
+// SwiftNIO unless examples/swift-service/test.sh runs. swift-http-types, swift-log, swift-nio and
 // swift-service-lifecycle are Hummingbird's own dependencies, named here because the library
 // target uses their types (Logger, Channel, Service) directly.
 import PackageDescription
@@ -21,6 +21,7 @@ let package = Package(
         .package(name: "SMIEngine", path: "../.."),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -33,6 +34,7 @@ let package = Package(
             dependencies: [
                 .product(name: "SMIEngine", package: "SMIEngine"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -53,6 +55,7 @@ let package = Package(
                 "SMIService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -146,8 +147,12 @@ public struct SMIAccessMiddleware<Context: RequestContext & ConnectionPortProvid
     public static func accessRequest(_ request: Request, source: String, destination: String, port: Int) -> AccessRequest {
         var headers: [HTTPHeader] = []
         headers.reserveCapacity(request.headers.count + 1)
-        for field in request.headers { headers.append(HTTPHeader(field.name.rawName, field.value)) }
-        if let authority = request.head.authority, request.headers[.host] == nil {
+        var sawHost = false
+        for field in request.headers {
+            headers.append(HTTPHeader(field.name.rawName, field.value))
+            if field.name.canonicalName == "host" { sawHost = true }
+        }
+        if let authority = request.head.authority, !sawHost {
             headers.append(HTTPHeader("host", authority))
         }
         return AccessRequest(
