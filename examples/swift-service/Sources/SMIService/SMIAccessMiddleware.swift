@@ -136,7 +136,13 @@ public struct SMIAccessMiddleware<Context: RequestContext & ConnectionPortProvid
         context.logger[metadataKey: "smi.source"] = "\(source)"
         context.logger[metadataKey: "smi.traffic_target"] = "\(trafficTarget)"
         if let match = decision.match { context.logger[metadataKey: "smi.match"] = "\(match)" }
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            // A handler's HTTP error (a 404, say) still says which grant let the request in.
+            response = try error.response(from: request, context: context)
+        }
         if let header = configuration.trafficTargetHeader { response.headers[header] = trafficTarget }
         return response
     }

@@ -34,6 +34,12 @@ import Testing
                 uri: "/api/items", method: .get, headers: from("default/partner", [("x-tenant", "blue")]))
             #expect(partner.status == .ok)
             #expect(partner.trafficTarget == "default/partner-by-host")
+
+            // Allowed by the policy (`/api/items` is open at the end), served by no route: the
+            // router's 404 still names the grant.
+            let unrouted = try await client.execute(uri: "/api/items-archive", method: .get, headers: from("default/website"))
+            #expect(unrouted.status == .notFound)
+            #expect(unrouted.trafficTarget == "default/website-reads")
         }
     }
 
