@@ -67,6 +67,10 @@ step scripts/fuzz.sh program 20 || true
 step scripts/bench-c.sh --smoke || true
 # The nginx module (examples/nginx): builds it against Debian nginx-dev and runs it over loopback.
 step examples/nginx/test.sh || true
+# The Hummingbird example service (its own package and .build under examples/swift-service):
+# access middleware and policy reload over real HTTP on loopback. The slowest step on a clean
+# machine (Hummingbird, SwiftNIO, swift-crypto are built from source).
+step examples/swift-service/test.sh || true
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
