@@ -26,5 +26,10 @@ let package = Package(
             dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
             swiftSettings: fuzzFlags
         ),
+        .executableTarget(
+            name: "FuzzBundle",
+            dependencies: [.product(name: "SMIFuzzEntries", package: "SMIEngine")],
+            swiftSettings: fuzzFlags
+        ),
     ]
 )

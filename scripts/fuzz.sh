@@ -5,6 +5,8 @@
 #   TARGET  loader   YAML/JSON bytes -> load + compile (FuzzEntries.loader)
 #           decide   requests against fixed and generated policies (FuzzEntries.decisions)
 #           program  edited bytecode programs -> Verifier + ExecutablePolicy (FuzzEntries.program)
+#           bundle   bundle bytes -> BundleReader + Verifier + ExecutablePolicy, Swift and C loaders
+#                    (FuzzEntries.bundle)
 #
 # The checked-in seeds (Fuzz/Corpus/TARGET) are read, never written: inputs libFuzzer finds go to
 # Fuzz/.build/fuzz-TARGET/corpus, crashes to Fuzz/.build/fuzz-TARGET/artifacts. A crash stops the
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 2 ]; then
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 64
 fi
 target=$1
@@ -23,8 +25,9 @@ case "$target" in
 loader) product=FuzzLoader max_len=16384 ;;
 decide) product=FuzzDecide max_len=4096 ;;
 program) product=FuzzProgram max_len=4096 ;;
+bundle) product=FuzzBundle max_len=8192 ;;
 *)
-    echo "fuzz: unknown target '$target' (loader, decide, program)" >&2
+    echo "fuzz: unknown target '$target' (loader, decide, program, bundle)" >&2
     exit 64
     ;;
 esac

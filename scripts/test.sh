@@ -60,10 +60,11 @@ step env SMI_SHARED="$shared" scripts/test-c.sh || true
 # Benchmarks, as smoke runs only (N = 10 and 100, a few iterations): they must keep building,
 # decide correctly and allocate nothing per decision. Timing never gates CI.
 step scripts/bench-smoke.sh || true
-# Fuzzing, 20 s per target (docs/FUZZING.md); the first build of Fuzz/ takes a few minutes.
+# Fuzzing, 20 s per target (four targets) (docs/FUZZING.md); the first build of Fuzz/ takes a few minutes.
 step scripts/fuzz.sh loader 20 || true
 step scripts/fuzz.sh decide 20 || true
 step scripts/fuzz.sh program 20 || true
+step scripts/fuzz.sh bundle 20 || true
 step scripts/bench-c.sh --smoke || true
 # The nginx module (examples/nginx): builds it against Debian nginx-dev and runs it over loopback.
 step examples/nginx/test.sh || true

@@ -38,12 +38,16 @@ struct FuzzCorpusTests {
     @Test("program: edited programs are refused by the verifier or run safely")
     func program() throws { try Self.replay("program", FuzzEntries.program) }
 
+    @Test("bundle: bundles (valid, truncated, damaged) are refused or load and run safely")
+    func bundle() throws { try Self.replay("bundle", FuzzEntries.bundle) }
+
     @Test("the entry functions accept empty and one-byte inputs")
     func tinyInputs() {
         for bytes in [[], [0], [0x80], [0xFF], [0x7B]] as [[UInt8]] {
             #expect(FuzzEntries.loader(bytes).isEmpty)
             #expect(FuzzEntries.decisions(bytes).isEmpty)
             #expect(FuzzEntries.program(bytes).isEmpty)
+            #expect(FuzzEntries.bundle(bytes).isEmpty)
         }
     }
 }
