@@ -5,12 +5,12 @@ import Synchronization
 /// Readers never block and never see a freed policy: a decision publishes the policy it read in
 /// its scratch's hazard slot and checks that it is still in force; a swap retires the old policy
 /// and releases it only once no scratch's hazard slot names it (a retired policy still in use is
-/// released by a later swap, or when the holder is freed). Swaps are serialized by a mutex that
+/// released by a later swap, or when the holder is freed). Swaps are serialized by a lock that
 /// readers never take. A compilation that fails never reaches the holder, so the old policy
 /// stays in force.
 public final class PolicyHolder: @unchecked Sendable {
     private let current = Atomic<UnsafeMutableRawPointer?>(nil)  // a +1 Unmanaged<Policy>
-    private let retired = Mutex<[RetiredPolicy]>([])
+    private let retired = LockedValue<[RetiredPolicy]>([])
 
     /// Creates a holder, optionally with a first policy in force.
     public init(_ initial: Policy? = nil) {
@@ -89,7 +89,7 @@ struct RetiredPolicy: @unchecked Sendable {
 /// not.
 final class HazardRegistry: @unchecked Sendable {
     static let shared = HazardRegistry()
-    private let slots = Mutex<[ObjectIdentifier: Unmanaged<HazardSlot>]>([:])
+    private let slots = LockedValue<[ObjectIdentifier: Unmanaged<HazardSlot>]>([:])
 
     func register(_ slot: HazardSlot) {
         slots.withLock { $0[ObjectIdentifier(slot)] = Unmanaged.passUnretained(slot) }

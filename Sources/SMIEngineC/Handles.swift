@@ -179,11 +179,11 @@ final class DiagnosticsHandle: Handle, @unchecked Sendable {
 /// smi_holder_acquire usually returns it instead of rendering a new handle.
 final class HolderHandle: Handle, @unchecked Sendable {
     let holder: PolicyHolder
-    private let last: Mutex<PolicyHandle?>
+    private let last: LockedValue<PolicyHandle?>
 
     init(_ initial: PolicyHandle?) {
         holder = PolicyHolder(initial?.policy)
-        last = Mutex(initial)
+        last = LockedValue(initial)
         super.init(kind: .holder)
     }
 
