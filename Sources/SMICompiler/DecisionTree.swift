@@ -34,6 +34,7 @@ struct DecisionTree {
     private(set) var nodes: [TreeNode] = []
     private var ids: [TreeNode: Int] = [:]
     private(set) var notes: [Int: String] = [:]
+    private var denyIDs = [Int?](repeating: nil, count: DenyCode.allCases.count)
     /// Whether notes are kept (they are built only then).
     let keepsNotes: Bool
 
@@ -48,6 +49,15 @@ struct DecisionTree {
         nodes.append(node)
         ids[node] = id
         if keepsNotes, let note = note() { notes[id] = note }
+        return id
+    }
+
+    /// The id of the DENY node for `code`; looked up once per code (leaves ask again and again).
+    mutating func deny(_ code: DenyCode) -> Int {
+        let slot = Int(code.rawValue)
+        if slot < denyIDs.count, let id = denyIDs[slot] { return id }
+        let id = intern(.deny(code))
+        if slot < denyIDs.count { denyIDs[slot] = id }
         return id
     }
 
