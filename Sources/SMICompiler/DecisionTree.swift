@@ -44,10 +44,9 @@ struct DecisionTree {
     /// leaves are met again and again; their notes were most of the string building), and only
     /// when notes are kept.
     mutating func intern(_ node: TreeNode, note: @autoclosure () -> String? = nil) -> Int {
-        if let id = ids[node] { return id }
-        let id = nodes.count
+        let id = lookUpOrAdd(&ids, node, next: nodes.count)
+        if id != nodes.count { return id }
         nodes.append(node)
-        ids[node] = id
         if keepsNotes, let note = note() { notes[id] = note }
         return id
     }
@@ -67,4 +66,13 @@ struct DecisionTree {
         if useful.isEmpty { return otherwise }
         return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note())
     }
+}
+
+/// The value stored for `key`, after storing `next` when the key is absent: a lookup and an
+/// insertion for one hash of the key (the `default:` subscript, accessed in place, inserts).
+/// Interners pass their next free index, so `result == next` means the key is new.
+@inline(__always)
+func lookUpOrAdd<Key: Hashable, Value>(_ dictionary: inout [Key: Value], _ key: Key, next: Value) -> Value {
+    func read(_ slot: inout Value) -> Value { slot }
+    return read(&dictionary[key, default: next])
 }

@@ -156,10 +156,8 @@ struct StringInterner {
     init() { strings = [] }
 
     mutating func intern(_ s: String) -> UInt32 {
-        if let i = index[s] { return i }
-        let i = UInt32(strings.count)
-        strings.append(s)
-        index[s] = i
+        let i = lookUpOrAdd(&index, s, next: UInt32(strings.count))
+        if i == strings.count { strings.append(s) }
         return i
     }
 }

@@ -34,34 +34,26 @@ struct TreeBuilder {
     // MARK: Sections
 
     mutating func name(_ s: String) -> UInt32 {
-        if let i = nameIndex[s] { return i }
-        let i = UInt32(program.names.count)
-        program.names.append(strings.intern(s))
-        nameIndex[s] = i
+        let i = lookUpOrAdd(&nameIndex, s, next: UInt32(program.names.count))
+        if i == program.names.count { program.names.append(strings.intern(s)) }
         return i
     }
 
     mutating func method(_ s: String) -> UInt32 {
-        if let i = methodIndex[s] { return i }
-        let i = UInt32(program.methods.count)
-        program.methods.append(strings.intern(s))
-        methodIndex[s] = i
+        let i = lookUpOrAdd(&methodIndex, s, next: UInt32(program.methods.count))
+        if i == program.methods.count { program.methods.append(strings.intern(s)) }
         return i
     }
 
     mutating func grant(_ g: Grant) -> UInt32 {
-        if let i = grantIndex[g] { return i }
-        let i = UInt32(program.grants.count)
-        program.grants.append(g)
-        grantIndex[g] = i
+        let i = lookUpOrAdd(&grantIndex, g, next: UInt32(program.grants.count))
+        if i == program.grants.count { program.grants.append(g) }
         return i
     }
 
     mutating func routeSet(_ set: RouteSet) -> UInt32 {
-        if let i = routeSetIndex[set] { return i }
-        let i = UInt32(program.routeSets.count)
-        program.routeSets.append(set)
-        routeSetIndex[set] = i
+        let i = lookUpOrAdd(&routeSetIndex, set, next: UInt32(program.routeSets.count))
+        if i == program.routeSets.count { program.routeSets.append(set) }
         return i
     }
 
@@ -374,10 +366,8 @@ struct TreeBuilder {
             }
         }
         let condition = SplitCondition(routeSet: set, anyPort: anyPort, ports: ports.sorted())
-        if let i = conditionIndex[condition] { return i }
-        let i = UInt32(program.splitConditions.count)
-        program.splitConditions.append(condition)
-        conditionIndex[condition] = i
+        let i = lookUpOrAdd(&conditionIndex, condition, next: UInt32(program.splitConditions.count))
+        if i == program.splitConditions.count { program.splitConditions.append(condition) }
         return i
     }
 }
