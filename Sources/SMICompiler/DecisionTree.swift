@@ -34,6 +34,7 @@ struct DecisionTree {
     private(set) var nodes: [TreeNode] = []
     private var ids: [TreeNode: Int] = [:]
     private(set) var notes: [Int: String] = [:]
+    private var denyIDs = [Int?](repeating: nil, count: DenyCode.allCases.count)
     /// Whether notes are kept (they are built only then).
     let keepsNotes: Bool
 
@@ -43,11 +44,19 @@ struct DecisionTree {
     /// leaves are met again and again; their notes were most of the string building), and only
     /// when notes are kept.
     mutating func intern(_ node: TreeNode, note: @autoclosure () -> String? = nil) -> Int {
-        if let id = ids[node] { return id }
-        let id = nodes.count
+        let id = lookUpOrAdd(&ids, node, next: nodes.count)
+        if id != nodes.count { return id }
         nodes.append(node)
-        ids[node] = id
         if keepsNotes, let note = note() { notes[id] = note }
+        return id
+    }
+
+    /// The id of the DENY node for `code`; looked up once per code (leaves ask again and again).
+    mutating func deny(_ code: DenyCode) -> Int {
+        let slot = Int(code.rawValue)
+        if slot < denyIDs.count, let id = denyIDs[slot] { return id }
+        let id = intern(.deny(code))
+        if slot < denyIDs.count { denyIDs[slot] = id }
         return id
     }
 
@@ -57,4 +66,13 @@ struct DecisionTree {
         if useful.isEmpty { return otherwise }
         return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note())
     }
+}
+
+/// The value stored for `key`, after storing `next` when the key is absent: a lookup and an
+/// insertion for one hash of the key (the `default:` subscript, accessed in place, inserts).
+/// Interners pass their next free index, so `result == next` means the key is new.
+@inline(__always)
+func lookUpOrAdd<Key: Hashable, Value>(_ dictionary: inout [Key: Value], _ key: Key, next: Value) -> Value {
+    func read(_ slot: inout Value) -> Value { slot }
+    return read(&dictionary[key, default: next])
 }

@@ -27,24 +27,27 @@ struct Emitter {
 
         // Only nodes something jumps to get a block of their own; terminals reached only by
         // fall-through are copied inline.
-        var needed = Set<Int>([accessRoot, splitRoot, 0])
+        // A flag per node id (ids are dense) instead of a set: no hashing, one byte per node.
+        var needed = [Bool](repeating: false, count: count)
+        for id in [accessRoot, splitRoot, 0] where id < count { needed[id] = true }
         for node in tree.nodes {
             switch node {
             case .switchOn(_, let cases, let otherwise):
-                for c in cases { needed.insert(c.node) }
-                if !tree.nodes[otherwise].isInlineTerminal { needed.insert(otherwise) }
+                for c in cases { needed[c.node] = true }
+                if !tree.nodes[otherwise].isInlineTerminal { needed[otherwise] = true }
             case .routes(_, let otherwise):
-                if !tree.nodes[otherwise].isInlineTerminal { needed.insert(otherwise) }
+                if !tree.nodes[otherwise].isInlineTerminal { needed[otherwise] = true }
             case .splitWhen(_, let then, let otherwise):
-                needed.insert(otherwise)
-                if !tree.nodes[then].isInlineTerminal { needed.insert(then) }
+                needed[otherwise] = true
+                if !tree.nodes[then].isInlineTerminal { needed[then] = true }
             default:
                 break
             }
         }
-        for id in stride(from: count - 1, through: 0, by: -1) where needed.contains(id) {
+        let hasNotes = !tree.notes.isEmpty
+        for id in stride(from: count - 1, through: 0, by: -1) where needed[id] {
             offsets[id] = program.code.count
-            if let note = tree.notes[id] {
+            if hasNotes, let note = tree.notes[id] {
                 program.annotations.append(Annotation(offset: UInt32(program.code.count), text: strings.intern(note)))
             }
             emitNode(id, codePatches: &codePatches, tablePatches: &tablePatches)
@@ -59,18 +62,25 @@ struct Emitter {
     private mutating func emitNode(_ id: Int, codePatches: inout [(Int, Int)], tablePatches: inout [(Int, Int)]) {
         switch tree.nodes[id] {
         case .deny(let reason):
-            program.code += [Opcode.deny.headerWord, reason.rawValue]
+            program.code.append(Opcode.deny.headerWord)
+            program.code.append(reason.rawValue)
         case .allow(let grant):
-            program.code += [Opcode.allow.headerWord, grant]
+            program.code.append(Opcode.allow.headerWord)
+            program.code.append(grant)
         case .root:
-            program.code += [Opcode.answerRoot.headerWord]
+            program.code.append(Opcode.answerRoot.headerWord)
         case .pick(_, let split):
-            program.code += [Opcode.pick.headerWord, weightTable(id), split]
+            program.code.append(Opcode.pick.headerWord)
+            program.code.append(weightTable(id))
+            program.code.append(split)
         case .routes(let set, let otherwise):
-            program.code += [Opcode.matchRoutes.headerWord, set]
+            program.code.append(Opcode.matchRoutes.headerWord)
+            program.code.append(set)
             emitOtherwise(otherwise, codePatches: &codePatches)
         case .splitWhen(let condition, let then, let otherwise):
-            program.code += [Opcode.splitWhen.headerWord, condition, 0]
+            program.code.append(Opcode.splitWhen.headerWord)
+            program.code.append(condition)
+            program.code.append(0)
             codePatches.append((program.code.count - 1, otherwise))
             emitOtherwise(then, codePatches: &codePatches)
         case .switchOn(let op, let cases, let otherwise):
@@ -82,7 +92,8 @@ struct Emitter {
             for slot in 0..<capacity where encoded[2 + slot * 2] != SwitchTable.emptyKey {
                 tablePatches.append((offset + 3 + slot * 2, Int(encoded[3 + slot * 2])))
             }
-            program.code += [op.headerWord, UInt32(offset)]
+            program.code.append(op.headerWord)
+            program.code.append(UInt32(offset))
             emitOtherwise(otherwise, codePatches: &codePatches)
         }
     }
@@ -108,21 +119,26 @@ struct Emitter {
     private mutating func emitOtherwise(_ id: Int, codePatches: inout [(Int, Int)]) {
         switch tree.nodes[id] {
         case .deny(let reason):
-            program.code += [Opcode.deny.headerWord, reason.rawValue]
+            program.code.append(Opcode.deny.headerWord)
+            program.code.append(reason.rawValue)
             return
         case .allow(let grant):
-            program.code += [Opcode.allow.headerWord, grant]
+            program.code.append(Opcode.allow.headerWord)
+            program.code.append(grant)
             return
         case .root:
-            program.code += [Opcode.answerRoot.headerWord]
+            program.code.append(Opcode.answerRoot.headerWord)
             return
         case .pick(_, let split):
-            program.code += [Opcode.pick.headerWord, weightTable(id), split]
+            program.code.append(Opcode.pick.headerWord)
+            program.code.append(weightTable(id))
+            program.code.append(split)
             return
         default:
             break
         }
-        program.code += [Opcode.jump.headerWord, 0]
+        program.code.append(Opcode.jump.headerWord)
+        program.code.append(0)
         codePatches.append((program.code.count - 1, id))
     }
 }
@@ -140,10 +156,8 @@ struct StringInterner {
     init() { strings = [] }
 
     mutating func intern(_ s: String) -> UInt32 {
-        if let i = index[s] { return i }
-        let i = UInt32(strings.count)
-        strings.append(s)
-        index[s] = i
+        let i = lookUpOrAdd(&index, s, next: UInt32(strings.count))
+        if i == strings.count { strings.append(s) }
         return i
     }
 }

@@ -23,7 +23,7 @@ struct TreeBuilder {
         program = Program(options: options)
         tree = DecisionTree(keepsNotes: annotations)
         // Node 0 is terminal, so the last instruction laid out ends evaluation.
-        _ = tree.intern(.deny(.noTrafficTarget))
+        _ = tree.deny(.noTrafficTarget)
     }
 
     mutating func finish() -> Program {
@@ -34,35 +34,26 @@ struct TreeBuilder {
     // MARK: Sections
 
     mutating func name(_ s: String) -> UInt32 {
-        if let i = nameIndex[s] { return i }
-        let i = UInt32(program.names.count)
-        program.names.append(strings.intern(s))
-        nameIndex[s] = i
+        let i = lookUpOrAdd(&nameIndex, s, next: UInt32(program.names.count))
+        if i == program.names.count { program.names.append(strings.intern(s)) }
         return i
     }
 
     mutating func method(_ s: String) -> UInt32 {
-        if let i = methodIndex[s] { return i }
-        let i = UInt32(program.methods.count)
-        program.methods.append(strings.intern(s))
-        methodIndex[s] = i
+        let i = lookUpOrAdd(&methodIndex, s, next: UInt32(program.methods.count))
+        if i == program.methods.count { program.methods.append(strings.intern(s)) }
         return i
     }
 
-    mutating func grant(_ target: NormalizedTarget, _ kind: GrantRuleKind, match: String?) -> UInt32 {
-        let g = Grant(trafficTarget: strings.intern(target.id.qualifiedName), ruleKind: kind, match: match.map { strings.intern($0) } ?? noIndex)
-        if let i = grantIndex[g] { return i }
-        let i = UInt32(program.grants.count)
-        program.grants.append(g)
-        grantIndex[g] = i
+    mutating func grant(_ g: Grant) -> UInt32 {
+        let i = lookUpOrAdd(&grantIndex, g, next: UInt32(program.grants.count))
+        if i == program.grants.count { program.grants.append(g) }
         return i
     }
 
     mutating func routeSet(_ set: RouteSet) -> UInt32 {
-        if let i = routeSetIndex[set] { return i }
-        let i = UInt32(program.routeSets.count)
-        program.routeSets.append(set)
-        routeSetIndex[set] = i
+        let i = lookUpOrAdd(&routeSetIndex, set, next: UInt32(program.routeSets.count))
+        if i == program.routeSets.count { program.routeSets.append(set) }
         return i
     }
 
@@ -76,70 +67,143 @@ struct TreeBuilder {
 
     // MARK: Access
 
+    /// A leaf candidate by number: the target (index into `targets`), the HTTP match (index into
+    /// `matches`, -1 for an L4 grant) and the rule kind. Numbers instead of copies of the target
+    /// and match: leaves are built hundreds of thousands of times.
+    private struct LeafCandidate {
+        var target: Int32
+        var match: Int32
+        var kind: GrantRuleKind
+    }
+
+    /// A TrafficTarget as leaves read it; a class so that reading one costs a single retain.
+    private final class TargetEntry {
+        let target: NormalizedTarget
+        let port: Int?
+        let hasHTTPRules: Bool
+        let tcpCoverages: [PortCoverage]
+        let udpCoverages: [PortCoverage]
+        /// Index in `matches` of its first HTTP match; its matches follow in order.
+        let firstMatch: Int
+        let matchCount: Int
+
+        init(_ target: NormalizedTarget, firstMatch: Int) {
+            self.target = target
+            port = target.port
+            hasHTTPRules = target.hasHTTPRules
+            tcpCoverages = target.tcpCoverages
+            udpCoverages = target.udpCoverages
+            self.firstMatch = firstMatch
+            matchCount = target.httpMatches.count
+        }
+    }
+
+    private var targets: [TargetEntry] = []
+    /// Every target's HTTP matches, target after target; `matchTarget` names the owner.
+    private var matches: [NormalizedMatch] = []
+    private var matchTarget: [Int32] = []
+    /// Filled on first use, so strings, grants and route sets are numbered in first-use order
+    /// exactly as when they were computed on every use.
+    private var targetNames: [UInt32?] = []
+    private var matchGrants: [UInt32?] = []
+    private var matchCandidates: [RouteCandidate?] = []
+    /// The node built for a set of targets (indices into `targets`) of one destination: sources
+    /// granted by the same targets get the same subtree, so it is built once.
+    private var sourceNodes: [[Int32]: Int] = [:]
+
     mutating func buildAccess(_ policy: NormalizedPolicy) -> Int {
-        var byDestination: [String: [NormalizedTarget]] = [:]
-        var order: [String] = []
+        targets.reserveCapacity(policy.targets.count)
         for t in policy.targets {
+            let entry = TargetEntry(t, firstMatch: matches.count)
+            matches += t.httpMatches
+            matchTarget += repeatElement(Int32(targets.count), count: entry.matchCount)
+            targets.append(entry)
+        }
+        targetNames = Array(repeating: nil, count: targets.count)
+        matchGrants = Array(repeating: nil, count: matches.count)
+        matchCandidates = Array(repeating: nil, count: matches.count)
+
+        var byDestination: [String: [Int32]] = [:]
+        var order: [String] = []
+        for (i, t) in policy.targets.enumerated() {
             guard let d = t.destination else { continue }
             if byDestination[d] == nil { order.append(d) }
-            byDestination[d, default: []].append(t)
+            byDestination[d, default: []].append(Int32(i))
         }
         var cases: [SwitchCase] = []
         for destination in order {
-            guard let targets = byDestination[destination] else { continue }
-            cases.append(SwitchCase(key: name(destination), node: buildDestination(destination, targets)))
+            guard let members = byDestination[destination] else { continue }
+            cases.append(SwitchCase(key: name(destination), node: buildDestination(destination, members)))
         }
-        let none = tree.intern(.deny(.noTrafficTarget))
+        let none = tree.deny(.noTrafficTarget)
         return tree.switchOn(.switchDestination, cases, otherwise: none, note: "destinations of \(policy.targets.count) TrafficTargets")
     }
 
-    private mutating func buildDestination(_ destination: String, _ targets: [NormalizedTarget]) -> Int {
+    /// String index of target `i`'s `namespace/name`.
+    private mutating func targetName(_ i: Int) -> UInt32 {
+        if let known = targetNames[i] { return known }
+        let index = strings.intern(targets[i].target.id.qualifiedName)
+        targetNames[i] = index
+        return index
+    }
+
+    private mutating func buildDestination(_ destination: String, _ members: [Int32]) -> Int {
         var sources: [String] = []
         var seen = Set<String>()
-        for t in targets { for s in t.sources where seen.insert(s).inserted { sources.append(s) } }
+        for i in members { for s in targets[Int(i)].target.sources where seen.insert(s).inserted { sources.append(s) } }
         var cases: [SwitchCase] = []
         for source in sources {
-            let mine = targets.filter { $0.sources.contains(source) }
-            cases.append(SwitchCase(key: name(source), node: buildSource(mine)))
+            let mine = members.filter { targets[Int($0)].target.sources.contains(source) }
+            let node: Int
+            if let known = sourceNodes[mine] {
+                node = known
+            } else {
+                node = buildSource(mine)
+                sourceNodes[mine] = node
+            }
+            cases.append(SwitchCase(key: name(source), node: node))
         }
-        let deny = tree.intern(.deny(.sourceNotAllowed))
+        let deny = tree.deny(.sourceNotAllowed)
         if cases.isEmpty { return deny }
         return tree.intern(
             .switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny),
-            note: "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", "))
+            note: "destination \(destination): "
+                + members.map { "TrafficTarget \(targets[Int($0)].target.id.qualifiedName)" }.joined(separator: ", "))
     }
 
-    private mutating func buildSource(_ targets: [NormalizedTarget]) -> Int {
-        let protocols: [(ProtocolCode, Int)] = ProtocolCode.allCases.map { ($0, buildProtocol($0, targets)) }
+    private mutating func buildSource(_ members: [Int32]) -> Int {
+        let protocols: [(ProtocolCode, Int)] = ProtocolCode.allCases.map { ($0, buildProtocol($0, members)) }
         let cases = protocols.map { SwitchCase(key: $0.0.rawValue, node: $0.1) }
         // Every protocol has a case; the fall-through is unreachable for valid requests.
-        let fallback = tree.intern(.deny(.noRouteMatched))
-        if Set(protocols.map(\.1)).count == 1, let only = protocols.first { return only.1 }
+        let fallback = tree.deny(.noRouteMatched)
+        if let only = protocols.first, protocols.allSatisfy({ $0.1 == only.1 }) { return only.1 }
         return tree.intern(.switchOn(.switchProtocol, cases: cases, otherwise: fallback))
     }
 
-    private mutating func buildProtocol(_ proto: ProtocolCode, _ targets: [NormalizedTarget]) -> Int {
+    private mutating func buildProtocol(_ proto: ProtocolCode, _ members: [Int32]) -> Int {
         var ports = Set<Int>()
-        for t in targets {
+        for i in members {
+            let t = targets[Int(i)]
             if let p = t.port { ports.insert(p) }
             for c in (proto == .udp ? t.udpCoverages : t.tcpCoverages) {
                 if case .ports(let set) = c { ports.formUnion(set) }
             }
         }
-        let other = buildLeaf(proto, port: nil, targets)
+        let other = buildLeaf(proto, port: nil, members)
         var cases: [SwitchCase] = []
         for port in ports.sorted() where (0...65535).contains(port) {
-            cases.append(SwitchCase(key: UInt32(port), node: buildLeaf(proto, port: port, targets)))
+            cases.append(SwitchCase(key: UInt32(port), node: buildLeaf(proto, port: port, members)))
         }
         return tree.switchOn(.switchPort, cases, otherwise: other)
     }
 
     /// One (protocol, port) class; `port == nil` stands for every port no rule names.
-    private mutating func buildLeaf(_ proto: ProtocolCode, port: Int?, _ targets: [NormalizedTarget]) -> Int {
+    private mutating func buildLeaf(_ proto: ProtocolCode, port: Int?, _ members: [Int32]) -> Int {
         var reachedRoute = false
         // Candidates in priority order: TrafficTarget order, then rule order, then group order.
-        var candidates: [(target: NormalizedTarget, match: NormalizedMatch?, kind: GrantRuleKind)] = []
-        scan: for t in targets {
+        var candidates: [LeafCandidate] = []
+        scan: for i in members {
+            let t = targets[Int(i)]
             // Stage 2: port.
             if let p = t.port, p != port { continue }
             let binding = proto == .udp ? t.udpCoverages : t.tcpCoverages
@@ -150,67 +214,88 @@ struct TreeBuilder {
             case .tcp, .udp:
                 let covering = proto == .udp ? t.udpCoverages : t.tcpCoverages
                 if !t.hasHTTPRules && covering.contains(where: { $0.covers(port) }) {
-                    candidates.append((t, nil, proto == .udp ? .udpRoute : .tcpRoute))
+                    candidates.append(LeafCandidate(target: i, match: -1, kind: proto == .udp ? .udpRoute : .tcpRoute))
                     break scan
                 }
             case .http:
                 if t.hasHTTPRules {
-                    for m in t.httpMatches {
-                        candidates.append((t, m, .httpRouteGroup))
-                        if m.isUnconditional { break scan }
+                    for m in t.firstMatch..<(t.firstMatch + t.matchCount) {
+                        candidates.append(LeafCandidate(target: i, match: Int32(m), kind: .httpRouteGroup))
+                        if matches[m].isUnconditional { break scan }
                     }
                 } else if t.tcpCoverages.contains(where: { $0.covers(port) }) {
-                    candidates.append((t, nil, .tcpRoute))
+                    candidates.append(LeafCandidate(target: i, match: -1, kind: .tcpRoute))
                     break scan
                 }
             }
         }
-        let failure = tree.intern(.deny(reachedRoute ? .noRouteMatched : .portNotAllowed))
+        let failure = tree.deny(reachedRoute ? .noRouteMatched : .portNotAllowed)
         if proto != .http {
             guard let first = candidates.first else { return failure }
-            return allowNode(first.target, first.kind, match: nil)
+            return allowNode(Int(first.target), first.kind)
         }
         // HTTP: dispatch on method, then one route set per method class.
         var methods = Set<String>()
-        for c in candidates { if let ms = c.match?.methods { methods.formUnion(ms) } }
-        let anyMethod = buildRoutes(candidates.filter { $0.match?.methods == nil }, failure: failure)
+        for c in candidates where c.match >= 0 {
+            if let ms = matches[Int(c.match)].methods { methods.formUnion(ms) }
+        }
+        let anyMethod = buildRoutes(candidates.filter { $0.match < 0 || matches[Int($0.match)].methods == nil }, failure: failure)
         var cases: [SwitchCase] = []
         for m in methods.sorted() {
-            let accepted = candidates.filter { $0.match?.methods.map { $0.contains(m) } ?? true }
+            let accepted = candidates.filter { $0.match < 0 || (matches[Int($0.match)].methods.map { $0.contains(m) } ?? true) }
             cases.append(SwitchCase(key: method(m), node: buildRoutes(accepted, failure: failure)))
         }
         return tree.switchOn(.switchMethod, cases, otherwise: anyMethod)
     }
 
-    private mutating func allowNode(_ t: NormalizedTarget, _ kind: GrantRuleKind, match: String?) -> Int {
-        let g = grant(t, kind, match: match)
+    private mutating func allowNode(_ target: Int, _ kind: GrantRuleKind) -> Int {
+        let g = grant(Grant(trafficTarget: targetName(target), ruleKind: kind, match: noIndex))
+        let t = targets[target].target
         return tree.intern(.allow(grant: g), note: "TrafficTarget \(t.id.qualifiedName) (\(t.location))")
+    }
+
+    /// The grant of HTTP match `m` (index into `matches`) of its target.
+    private mutating func matchGrant(_ m: Int) -> UInt32 {
+        if let known = matchGrants[m] { return known }
+        let target = targetName(Int(matchTarget[m]))
+        let g = grant(Grant(trafficTarget: target, ruleKind: .httpRouteGroup, match: strings.intern(matches[m].name)))
+        matchGrants[m] = g
+        return g
     }
 
     /// MATCH_ROUTES over the candidates (methods already dispatched), cut at the first one
     /// that always holds, which becomes the fall-through ALLOW.
-    private mutating func buildRoutes(
-        _ candidates: [(target: NormalizedTarget, match: NormalizedMatch?, kind: GrantRuleKind)], failure: Int
-    ) -> Int {
+    private mutating func buildRoutes(_ candidates: [LeafCandidate], failure: Int) -> Int {
         var conditional: [RouteCandidate] = []
-        var notes: [String] = []
+        var noted: [LeafCandidate] = []
         var otherwise = failure
         for c in candidates {
-            guard let m = c.match else {
-                otherwise = allowNode(c.target, c.kind, match: nil)
+            guard c.match >= 0 else {
+                otherwise = allowNode(Int(c.target), c.kind)
                 break
             }
-            let g = grant(c.target, .httpRouteGroup, match: m.name)
+            let index = Int(c.match)
+            let g = matchGrant(index)
+            let m = matches[index]
             if m.pathRegex == nil && m.headers.isEmpty {
-                otherwise = tree.intern(.allow(grant: g), note: "TrafficTarget \(c.target.id.qualifiedName) match \(m.name)")
+                otherwise = tree.intern(.allow(grant: g), note: "TrafficTarget \(targets[Int(c.target)].target.id.qualifiedName) match \(m.name)")
                 break
             }
-            conditional.append(candidate(m, grant: g, withMethods: false))
-            if tree.keepsNotes { notes.append("\(c.target.id.qualifiedName)/\(m.name)") }
+            if let known = matchCandidates[index] {
+                conditional.append(known)
+            } else {
+                let made = candidate(m, grant: g, withMethods: false)
+                matchCandidates[index] = made
+                conditional.append(made)
+            }
+            if tree.keepsNotes { noted.append(c) }
         }
         if conditional.isEmpty { return otherwise }
         let set = routeSet(RouteSet(candidates: conditional))
-        return tree.intern(.routes(set: set, otherwise: otherwise), note: "routes of " + notes.joined(separator: ", "))
+        // The note is built only for a new node.
+        return tree.intern(.routes(set: set, otherwise: otherwise), note: "routes of " + noted.map {
+            "\(targets[Int($0.target)].target.id.qualifiedName)/\(matches[Int($0.match)].name)"
+        }.joined(separator: ", "))
     }
 
     // MARK: Split
@@ -281,10 +366,8 @@ struct TreeBuilder {
             }
         }
         let condition = SplitCondition(routeSet: set, anyPort: anyPort, ports: ports.sorted())
-        if let i = conditionIndex[condition] { return i }
-        let i = UInt32(program.splitConditions.count)
-        program.splitConditions.append(condition)
-        conditionIndex[condition] = i
+        let i = lookUpOrAdd(&conditionIndex, condition, next: UInt32(program.splitConditions.count))
+        if i == program.splitConditions.count { program.splitConditions.append(condition) }
         return i
     }
 }

@@ -31,10 +31,14 @@ struct Lint: ParsableCommand {
     func run() throws {
         let diagnostics: [Diagnostic]
         var phases = PolicyTimings()
+        // Lint prints diagnostics only; the disassembler's annotations (a note string per node,
+        // interned into the string table) would be built and thrown away.
+        var options = flags.policyOptions
+        options.annotations = false
         let start = ContinuousClock.now
         do {
             diagnostics = try Policy.compile(
-                paths: paths, options: flags.policyOptions, limits: flags.loaderLimits, timings: &phases
+                paths: paths, options: options, limits: flags.loaderLimits, timings: &phases
             ).diagnostics
         } catch {
             diagnostics = error.diagnostics
