@@ -380,7 +380,9 @@ smi_status smi_policy_decide_access(smi_access_decision *out, const smi_policy *
 
 /** "Which backend?" for a request to a root service. Set `size` to sizeof(smi_split_request).
  *  The same entropy and policy always pick the same backend; uniformly random entropy follows
- *  the weights. method, target, headers and port matter only for splits with matches.
+ *  the weights. method, target, headers and port matter only for splits with matches; without
+ *  a target (or with one that path normalization rejects) only HTTPRouteGroup matches without a
+ *  pathRegex can hold.
  *
  *  `service_cache` (optional) works like smi_access_request's identity caches: a proxy keeps one
  *  per upstream; when the deciding policy resolved it, `service` is not hashed, otherwise the

@@ -103,7 +103,8 @@ public struct SplitRequest: Sendable, Hashable {
     public var entropy: UInt64
     /// The HTTP method, for splits with matches.
     public var method: String?
-    /// The request target, for splits with matches.
+    /// The request target, for splits with matches. Without one (or with one that path
+    /// normalization rejects) only HTTPRouteGroup matches without a `pathRegex` can hold.
     public var path: String?
     /// The headers, for splits with matches.
     public var headers: [HTTPHeader]

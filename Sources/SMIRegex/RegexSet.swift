@@ -168,10 +168,20 @@ public final class RegexSet: @unchecked Sendable {
                 steps.append(Self.step(branch))
             }
         }
-        self.steps = .allocate(capacity: max(steps.count, 1))
-        _ = self.steps.initialize(from: steps)
-        self.fallbacks = .allocate(capacity: max(fallbacks.count, 1))
-        _ = self.fallbacks.initialize(from: fallbacks)
+        self.steps = Self.buffer(steps)
+        self.fallbacks = Self.buffer(fallbacks)
+    }
+
+    /// `items` in a buffer of exactly their count (its storage has room for at least one, so the
+    /// base address is never nil). An empty set has no steps: firstMatch must not see an
+    /// uninitialized one, as it did when a bundle's empty route set reached here (found by the
+    /// `program` fuzz target).
+    private static func buffer(_ items: [Step]) -> UnsafeMutableBufferPointer<Step> {
+        let storage = UnsafeMutablePointer<Step>.allocate(capacity: max(items.count, 1))
+        items.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { storage.initialize(from: base, count: source.count) }
+        }
+        return UnsafeMutableBufferPointer(start: storage, count: items.count)
     }
 
     deinit {

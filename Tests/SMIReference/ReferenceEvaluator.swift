@@ -395,12 +395,19 @@ extension Differential {
                 let id = ObjectID(namespace: split.metadata.id.namespace, name: ref.name)
                 switch ref.kind {
                 case .httpRouteGroup:
-                    guard let group = groups[id], let path = request.path,
-                        case .path(let normalized) = normalize(path, steps: options.normalization)
-                    else { continue }
-                    let http = HTTPFacts(method: request.method ?? "", path: normalized, headers: request.headers)
+                    guard let group = groups[id] else { continue }
+                    // Without a path, or with one §5 rejects, only matches with no path condition
+                    // can hold. §6 does not say; this is the reading the engine documents
+                    // (docs/C-API.md, split requests). The fuzzer found the two readings apart.
+                    var normalized: String?
+                    if let path = request.path, case .path(let p) = normalize(path, steps: options.normalization) {
+                        normalized = p
+                    }
+                    let http = HTTPFacts(method: request.method ?? "", path: normalized ?? "", headers: request.headers)
+                    let candidates =
+                        normalized == nil ? group.matches.filter { ($0.pathRegex ?? "").isEmpty } : group.matches
                     // A match out of regex budget does not match (fail closed).
-                    if group.matches.contains(where: { matches($0, http) == .yes }) { return true }
+                    if candidates.contains(where: { matches($0, http) == .yes }) { return true }
                 case .tcpRoute:
                     guard let route = tcpRoutes[id] else { continue }
                     guard let listed = route.listedPorts else { return true }

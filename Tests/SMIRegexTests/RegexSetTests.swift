@@ -31,6 +31,18 @@ struct RegexSetTests {
         #expect(firstMatch(set, "/v1/api") == 2)
     }
 
+    @Test("an empty set matches nothing (a bundle may hold an empty route set; it once ran an uninitialized step)")
+    func empty() throws {
+        for anchoring in [RegexAnchoring.start, .whole] {
+            let set = try RegexSet([], anchoring: anchoring)
+            #expect(set.programCount == 0)
+            for _ in 0..<100 {
+                #expect(firstMatch(set, "/api/beta") == nil)
+                #expect(firstMatch(set, "") == nil)
+            }
+        }
+    }
+
     @Test("whole anchoring needs the branch to reach the end of the subject")
     func whole() throws {
         let set = try RegexSet([.init(pattern: "/metrics", needsCheck: false), .init(pattern: "/metrics/.*", needsCheck: false)], anchoring: .whole)
