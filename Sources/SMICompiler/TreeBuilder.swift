@@ -105,7 +105,8 @@ struct TreeBuilder {
         if cases.isEmpty { return deny }
         return tree.intern(
             .switchOn(.switchSource, cases: cases.sorted { $0.key < $1.key }, otherwise: deny),
-            note: "destination \(destination): " + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", "))
+            note: "destination \(destination): "
+                + targets.map { "TrafficTarget \($0.id.qualifiedName)" }.joined(separator: ", "))
     }
 
     private mutating func buildSource(_ targets: [NormalizedTarget]) -> Int {
