@@ -55,6 +55,7 @@ public enum Compiler {
         var emitter = Emitter(program: builder.finish(), tree: builder.tree, strings: builder.strings)
         emitter.emit(accessRoot: accessRoot, splitRoot: splitRoot)
         timings.emit = emitStart.duration(to: .now)
-        return CompileOutput(program: emitter.program, normalized: normalized, diagnostics: diagnostics, timings: timings)
+        return CompileOutput(
+            program: emitter.program, normalized: normalized, diagnostics: diagnostics, timings: timings)
     }
 }

@@ -61,7 +61,9 @@ struct DecisionTree {
     }
 
     /// A switch, or just `otherwise` when no case leads elsewhere.
-    mutating func switchOn(_ op: Opcode, _ cases: [SwitchCase], otherwise: Int, note: @autoclosure () -> String? = nil) -> Int {
+    mutating func switchOn(
+        _ op: Opcode, _ cases: [SwitchCase], otherwise: Int, note: @autoclosure () -> String? = nil
+    ) -> Int {
         let useful = cases.filter { $0.node != otherwise }.sorted { $0.key < $1.key }
         if useful.isEmpty { return otherwise }
         return intern(.switchOn(op, cases: useful, otherwise: otherwise), note: note())

@@ -71,7 +71,10 @@ public struct NormalizedTarget: Sendable, Hashable {
     /// asks for them for every leaf).
     private var derived: DerivedRules
 
-    init(id: ResourceID, location: SourceLocation, destination: String?, sources: [String], port: Int?, rules: [NormalizedRule]) {
+    init(
+        id: ResourceID, location: SourceLocation, destination: String?, sources: [String], port: Int?,
+        rules: [NormalizedRule]
+    ) {
         self.id = id
         self.location = location
         self.destination = destination

@@ -20,8 +20,8 @@ extension ResourceDecoder {
             return nil
         }
         guard let spec = mapping(specNode, field: "spec") else { return nil }
-        checkKeys(spec, path: "spec", allowed: alpha >= 3 ? ["service", "backends", "matches"] : ["service", "backends"]) {
-            [version] name in
+        let specKeys: [StaticString] = alpha >= 3 ? ["service", "backends", "matches"] : ["service", "backends"]
+        checkKeys(spec, path: "spec", allowed: specKeys) { [version] name in
             name == "matches" && alpha < 3
                 ? "`matches` is not a field of `spec` in \(version); it exists from split.smi-spec.io/v1alpha3" : nil
         }

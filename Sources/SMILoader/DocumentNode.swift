@@ -199,7 +199,9 @@ final class DocumentTree: Sendable {
         let record = records[index]
         guard record.textCount > 0 else { return "" }
         return textBytes.withUnsafeBufferPointer { buffer in
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount]), as: UTF8.self)
+            String(
+                decoding: UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount]),
+                as: UTF8.self)
         }
     }
 
@@ -328,7 +330,9 @@ struct DocumentTreeBuilder {
     func text(of index: Int) -> String {
         let record = records[index]
         return textBytes.withUnsafeBufferPointer { buffer in
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount]), as: UTF8.self)
+            String(
+                decoding: UnsafeBufferPointer(rebasing: buffer[record.textStart..<record.textStart + record.textCount]),
+                as: UTF8.self)
         }
     }
 
