@@ -1,6 +1,7 @@
 import Foundation
 import SMIBytecode
 import SMIEngine
+import SMIReference
 import SMIRuntime
 import Testing
 
@@ -161,6 +162,39 @@ struct PathNormalizationTests {
         let (d, path) = Fixture.run(policy, Fixture.http("admin"))
         #expect(describe(d) == "deny no-route-matched")
         #expect(path == "admin")
+    }
+
+    @Test("a path that does not start with / still loses its dot segments as RFC 3986 §5.2.4 says (found by fuzzing)")
+    func relativeDotSegments() throws {
+        let noCutNoReject = try Fixture.policy(Fixture.paths) {
+            $0.normalization.remove(.stripQuery)
+            $0.normalization.remove(.rejectUnsafe)
+        }
+        let noReject = try Fixture.policy(Fixture.paths) { $0.normalization.remove(.rejectUnsafe) }
+        let cases: [(PolicyOptionsProbe, String, String)] = [
+            (.noCut, "?x=/../admin", "/admin"),
+            (.noCut, "a/../b", "/b"),
+            (.noCut, "x/y/../../public/z", "/public/z"),
+            (.cut, "../public/x", "public/x"),
+            (.cut, "./a/./b/.", "a/b/"),
+            (.cut, "a/..", "/"),
+            (.cut, "..", ""),
+            (.cut, "a/b/../../..", "/"),
+            (.cut, "a/./b", "a/b"),
+        ]
+        for (which, target, expected) in cases {
+            let policy = which == .noCut ? noCutNoReject : noReject
+            let (decision, normalized) = Fixture.run(policy, Fixture.http(target))
+            #expect(decision.reason != .pathRejected, "\(target)")
+            let path = normalized ?? ""  // an empty normalized path is reported as none
+            #expect(path == expected, "\(target)")
+            #expect(path == {
+                if case .path(let p) = Differential.normalize(target, steps: policy.options.normalization) {
+                    return p
+                }
+                return nil
+            }(), "\(target) against the reference")
+        }
     }
 
     @Test("turning off unreserved decoding keeps escapes, so an encoded dot-dot is no longer resolved")
@@ -738,3 +772,6 @@ private func rank(_ r: DenyReason) -> Int {
     case .requestTooLarge: return 6
     }
 }
+
+/// Which of the two policies of `relativeDotSegments` a case uses.
+enum PolicyOptionsProbe { case noCut, cut }
