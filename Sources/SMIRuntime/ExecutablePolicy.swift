@@ -52,6 +52,9 @@ public final class ExecutablePolicy: @unchecked Sendable {
     // checked every offset they will be read at.
     let code: UnsafeMutableBufferPointer<UInt32>
     let tables: UnsafeMutableBufferPointer<UInt32>
+    /// The memory behind `code` and `tables` (huge pages for large policies).
+    private let codeWords: PolicyWords
+    private let tableWords: PolicyWords
     let routeSets: UnsafeMutableBufferPointer<Unmanaged<ExecutableRouteSet>>
     private let routeSetStorage: [ExecutableRouteSet]
     let accessEntry: Int
@@ -127,8 +130,10 @@ public final class ExecutablePolicy: @unchecked Sendable {
         routeSetStorage = sets
         regexCodeBytes = sharedSets.values.reduce(0) { $0 + $1.codeSize }
             + sharedHeaderRegexes.values.reduce(0) { $0 + $1.codeSize }
-        code = Self.copy(program.code)
-        tables = Self.copy(program.tables)
+        codeWords = PolicyWords(copying: program.code)
+        tableWords = PolicyWords(copying: program.tables)
+        code = codeWords.buffer
+        tables = tableWords.buffer
         routeSets = .allocate(capacity: max(sets.count, 1))
         for (i, set) in sets.enumerated() { routeSets[i] = Unmanaged.passUnretained(set) }
         accessEntry = Int(program.accessEntry)
@@ -148,8 +153,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
     }
 
     deinit {
-        code.deallocate()
-        tables.deallocate()
+        codeWords.release()
+        tableWords.release()
         routeSets.deallocate()
         standardMethods.deallocate()
     }
@@ -159,12 +164,6 @@ public final class ExecutablePolicy: @unchecked Sendable {
     func methodIndex(_ method: UnsafeRawBufferPointer) -> UInt32 {
         if let standard = StandardMethod(method) { return standardMethods[Int(standard.rawValue)] }
         return methods.lookup(method)
-    }
-
-    private static func copy(_ words: [UInt32]) -> UnsafeMutableBufferPointer<UInt32> {
-        let buffer = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(words.count, 1))
-        _ = buffer.initialize(from: words)
-        return buffer
     }
 
     // MARK: Identities
