@@ -21,12 +21,15 @@ public struct AccessExplanation: Sendable, Hashable, CustomStringConvertible {
     /// The normalized path, for HTTP requests.
     public var normalizedPath: String?
     /// One entry per TrafficTarget naming the destination, in namespace/name order; empty for
-    /// a policy loaded from a bundle, which has no source to explain.
+    /// a policy without its source model (loaded from a bundle, or compiled without
+    /// ``PolicyOptions/keepsSourceModel``), which has no source to explain.
     public var targets: [TargetExplanation]
-    /// For a policy loaded from a bundle: the instructions the decision passed through, each
-    /// with the resource it came from (the program is all a bundle has); empty otherwise.
+    /// For a policy without its source model: the instructions the decision passed through, each
+    /// with the resource it came from (the program is all such a policy has); empty otherwise.
     public var decisionPath: [String] = []
-    /// Whether the policy came from a bundle (then ``decisionPath`` replaces ``targets``).
+    /// Whether the policy has no source model to explain, because it was loaded from a bundle or
+    /// compiled without ``PolicyOptions/keepsSourceModel`` (then ``decisionPath`` replaces
+    /// ``targets``).
     public var fromBundle = false
 
     /// A report for a person.
@@ -41,7 +44,7 @@ public struct AccessExplanation: Sendable, Hashable, CustomStringConvertible {
         }
         if let p = normalizedPath { lines.append("normalized path: \(p)") }
         if fromBundle {
-            lines.append("policy loaded from a bundle: no source manifests to explain target by target; decision path:")
+            lines.append("policy without its source model (loaded from a bundle, or compiled without it): no source manifests to explain target by target; decision path:")
             for step in decisionPath { lines.append("  " + step) }
             return lines.joined(separator: "\n")
         }

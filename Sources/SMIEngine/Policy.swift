@@ -31,7 +31,8 @@ public final class Policy: Sendable {
     /// The compiled program.
     public let program: Program
     /// The normalized policy the program was compiled from (used to explain decisions), or nil
-    /// for a policy loaded from a bundle, which carries the program only.
+    /// for a policy loaded from a bundle, which carries the program only, or compiled without
+    /// ``PolicyOptions/keepsSourceModel``.
     public let normalized: NormalizedPolicy?
     package let executable: ExecutablePolicy
     /// The options the policy was compiled with.
@@ -42,7 +43,7 @@ public final class Policy: Sendable {
     package let serial: UInt64 = nextPolicySerial.add(1, ordering: .relaxed).newValue
 
     /// Whether the policy was loaded from a compiled bundle rather than compiled from manifests.
-    public var isFromBundle: Bool { normalized == nil }
+    public let isFromBundle: Bool
 
     private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
         let executable: ExecutablePolicy
@@ -61,7 +62,8 @@ public final class Policy: Sendable {
     init(program: Program, executable: ExecutablePolicy, normalized: NormalizedPolicy?, diagnostics: [Diagnostic], options: PolicyOptions) {
         self.executable = executable
         self.program = program
-        self.normalized = normalized
+        self.isFromBundle = normalized == nil
+        self.normalized = options.keepsSourceModel ? normalized : nil
         self.diagnostics = diagnostics
         self.options = options
         grantNames = program.grants.map { g in

@@ -8,6 +8,8 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     var options = PolicyOptions()
     // Nothing in the C API reads disassembler annotations: they are kept only when asked for.
     options.annotations = false
+    // Nor does anything explain: the normalized source model (about 1 KB per TrafficTarget) goes.
+    options.keepsSourceModel = false
     guard let pointer else { return .success(options) }
     // Read `size` alone first: the struct may be shorter than ours. A 0.1 caller's struct ends
     // after trust_domain; the fields added since are read only when `size` covers them.

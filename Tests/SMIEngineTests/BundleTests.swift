@@ -177,6 +177,24 @@ struct BundleTests {
         #expect(explanation.description.contains("bundle"))
     }
 
+    @Test("a policy compiled without its source model decides the same and explains by its program")
+    func withoutSourceModel() throws {
+        let input = try String(contentsOf: GoldenCase.folder("seed-v1alpha1").appendingPathComponent("input.yaml"), encoding: .utf8)
+        var options = PolicyOptions()
+        options.keepsSourceModel = false
+        let lean = try Policy.compile(text: input, options: options)
+        let full = try Policy.compile(text: input)
+        #expect(lean.normalized == nil && full.normalized != nil)
+        #expect(!lean.isFromBundle && !full.isFromBundle)
+        let request = AccessRequest(
+            source: "default/prometheus", destination: "default/api-service", port: 9090, transport: .http, method: "GET",
+            path: "/metrics")
+        #expect(lean.decide(request) == full.decide(request))
+        let explanation = lean.explain(request)
+        #expect(explanation.fromBundle && explanation.targets.isEmpty && !explanation.decisionPath.isEmpty)
+        #expect(!full.explain(request).targets.isEmpty)
+    }
+
     // MARK: Refusals
 
     @Test("another format version is refused, naming both versions")
