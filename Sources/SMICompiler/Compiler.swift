@@ -54,8 +54,10 @@ public enum Compiler {
         }
         var emitter = Emitter(program: builder.finish(), tree: builder.tree, strings: builder.strings)
         emitter.emit(accessRoot: accessRoot, splitRoot: splitRoot)
+        var program = emitter.program
+        program.compactStorage()
         timings.emit = emitStart.duration(to: .now)
         return CompileOutput(
-            program: emitter.program, normalized: normalized, diagnostics: diagnostics, timings: timings)
+            program: program, normalized: normalized, diagnostics: diagnostics, timings: timings)
     }
 }

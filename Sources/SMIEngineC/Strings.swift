@@ -1,30 +1,41 @@
 import CSMIEngine
 
 /// Strings rendered once as UTF-8 into one buffer the table owns, lent out as `smi_string`
-/// views that stay valid while the table lives. An absent string (nil) lends `{NULL, 0}`.
+/// views that stay valid while the table lives. An absent string (nil) lends `{NULL, 0}`. Equal
+/// strings are stored once (a policy's grants repeat their TrafficTarget and rule kind).
 final class StringTable: @unchecked Sendable {
     private let bytes: UnsafeMutableRawBufferPointer
     /// Offset and length per string; offset -1 for an absent one.
     private let spans: [(offset: Int, length: Int)]
 
     init(_ strings: [String?]) {
-        var total = 0
-        for s in strings { total += s?.utf8.count ?? 0 }
-        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 8)
         var spans: [(offset: Int, length: Int)] = []
         spans.reserveCapacity(strings.count)
-        var at = 0
-        for s in strings {
+        var first: [String: Int] = [:]  // string -> its span
+        var distinct: [Int] = []  // indices into `strings` of first occurrences
+        var total = 0
+        for (i, s) in strings.enumerated() {
             guard let s else {
                 spans.append((-1, 0))
                 continue
             }
-            let start = at
-            for b in s.utf8 {
+            if let earlier = first[s] {
+                spans.append(spans[earlier])
+                continue
+            }
+            let length = s.utf8.count
+            first[s] = i
+            distinct.append(i)
+            spans.append((total, length))
+            total += length
+        }
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 8)
+        var at = 0
+        for i in distinct {
+            for b in strings[i]?.utf8 ?? "".utf8 {
                 bytes[at] = b  // total counted every byte above
                 at += 1
             }
-            spans.append((start, at - start))
         }
         self.bytes = bytes
         self.spans = spans
