@@ -122,12 +122,16 @@ def main():
     print()
 
     # Compile time and memory per N.
-    rows = [["N", "rules", "requests", "compile", "peak RSS after compile", "RSS after compile"]]
+    rows = [["N", "rules", "requests", "compile", "peak RSS after compile", "RSS after compile",
+             "policy heap", "heap per TrafficTarget"]]
     for n in sizes:
         x = data.get((n, "engine", "http-path")) or next(v for k, v in data.items() if k[0] == n and k[1] == "engine")
         requests = sum(get(n, "engine", cls, "requests") or 0 for cls in CLASSES)
+        heap = x.get("policy_heap_kb", -1)  # absent in runs before it was recorded
         rows.append([f"{n:,}", f"{x['rules']:,}", f"{requests:,}", f"{x['compile_ms']:,.1f} ms",
-                     f"{x['peak_rss_kb'] / 1024:,.1f} MB", f"{x['rss_kb'] / 1024:,.1f} MB"])
+                     f"{x['peak_rss_kb'] / 1024:,.1f} MB", f"{x['rss_kb'] / 1024:,.1f} MB",
+                     f"{heap / 1024:,.1f} MB" if heap >= 0 else "–",
+                     f"{heap * 1024 / n:,.0f} B" if heap >= 0 else "–"])
     print(table(rows, md))
     print()
 

@@ -49,6 +49,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -922,6 +923,16 @@ static long rss_kb(void) {
     return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* Bytes the allocator has handed out and not got back (glibc's mallinfo2), in KB; -1 elsewhere.
+ * The compile's growth of it is the heap the policy holds: RSS also keeps what the compiler freed. */
+static long heap_in_use_kb(void) {
+#ifdef __GLIBC__
+    return (long)(mallinfo2().uordblks / 1024);
+#else
+    return -1;
+#endif
+}
+
 static long peak_rss_kb(void) {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
@@ -1178,11 +1189,12 @@ int main(int argc, char **argv) {
     /* 1. the engine first, so that its peak RSS is the compile's and the library's */
     bench b;
     memset(&b, 0, sizeof b);
-    long rss_start = rss_kb();
+    long rss_start = rss_kb(), heap_start = heap_in_use_kb();
     uint64_t t0 = now_ns();
     b.policy = compile_policy(o.dir);
     double compile_ms = (double)(now_ns() - t0) / 1e6;
     long engine_peak_kb = peak_rss_kb(), engine_rss_kb = rss_kb();
+    long policy_heap_kb = heap_start < 0 ? -1 : heap_in_use_kb() - heap_start;
     if (smi_scratch_create(&b.scratch) != SMI_OK) die("cannot create a scratch");
 
     /* 2. requests, expected answers, rules */
@@ -1327,8 +1339,10 @@ int main(int argc, char **argv) {
                         r->requests, r->median_ns, r->p99_ns, r->min_ns, r->max_ns, r->decisions, o.reps, o.batch,
                         r->compared, r->mismatches);
                 if (x == ENGINE) {
-                    fprintf(out, ",\"compile_ms\":%.1f,\"peak_rss_kb\":%ld,\"rss_kb\":%ld,\"start_rss_kb\":%ld",
-                            compile_ms, engine_peak_kb, engine_rss_kb, rss_start);
+                    fprintf(out,
+                            ",\"compile_ms\":%.1f,\"peak_rss_kb\":%ld,\"rss_kb\":%ld,\"start_rss_kb\":%ld,"
+                            "\"policy_heap_kb\":%ld",
+                            compile_ms, engine_peak_kb, engine_rss_kb, rss_start, policy_heap_kb);
                 } else {
                     fprintf(out, ",\"build_ms\":%.1f", x == FLOOR ? floor_build_ms : scan_build_ms);
                 }
@@ -1342,8 +1356,8 @@ int main(int argc, char **argv) {
 
     /* 7. the table */
     printf("\nN=%ld TrafficTargets, %zu rules, %zu requests; engine compile %.1f ms, peak RSS %ld KB after "
-           "compile (%ld KB at the end)\n",
-           targets, rules.count, requests.count, compile_ms, engine_peak_kb, final_peak_kb);
+           "compile (%ld KB at the end), policy heap %ld KB\n",
+           targets, rules.count, requests.count, compile_ms, engine_peak_kb, final_peak_kb, policy_heap_kb);
     printf("%-13s %-7s %-6s %9s %12s %12s %10s %16s\n", "class", "who", "set", "requests", "median", "p99",
            "x floor", "mismatches");
     for (int c = 0; c < CLASS_COUNT; c++) {
