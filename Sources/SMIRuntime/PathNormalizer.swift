@@ -6,7 +6,7 @@ import SMIBytecode
 /// Byte classes of the fast path: 0 plain (unreserved or a sub-delimiter, `:` or `@`),
 /// 1 `/`, 2 `.`, 3 `?` or `#`, 4 anything that needs the full treatment. Written once, then only
 /// read (hence `nonisolated(unsafe)`).
-nonisolated(unsafe) let plainClasses: UnsafePointer<UInt8> = {
+nonisolated(unsafe) package let plainClasses: UnsafePointer<UInt8> = {
     let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
     table.initialize(repeating: 4, count: 256)
     for b in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@".utf8) {
@@ -19,10 +19,10 @@ nonisolated(unsafe) let plainClasses: UnsafePointer<UInt8> = {
     return UnsafePointer(table)
 }()
 
-enum PathNormalizer {
+package enum PathNormalizer {
     /// Normalizes `target` into `buffer` (which must hold at least `target.count` bytes);
     /// returns the normalized length, or nil when the path is rejected.
-    static func normalize(
+    package static func normalize(
         _ target: UnsafeRawBufferPointer, steps: PathNormalization, into buffer: UnsafeMutableRawBufferPointer,
         classes: UnsafePointer<UInt8> = plainClasses
     ) -> Int? {
@@ -45,24 +45,34 @@ enum PathNormalizer {
             return nil
         }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        var previousSlash = true
-        var i = 1
         let n = target.count
+        // `i` is always just past a slash here: the segment must not start with `/` or `.`.
+        var i = 1
         while i < n {
             switch classes[Int(bytes[i])] {
-            case 0:  // plain
-                previousSlash = false
-            case 1:  // slash
-                if previousSlash { return nil }
-                previousSlash = true
-            case 2:  // dot
-                if previousSlash { return nil }
-            case 3:  // ? or #: the query or fragment starts
-                return i
-            default:  // %, controls, space, backslash, non-ASCII, ...
-                return nil
+            case 0: break  // plain: the segment goes on
+            case 3: return i  // `?` or `#` right after the slash
+            default: return nil  // `//`, a segment starting with `.`, or anything else
             }
             i &+= 1
+            // The rest of the segment: plain bytes (class 0) and dots (class 2), four at a time
+            // while they last (their classes OR to 0 or 2 only when all four are either).
+            while i &+ 4 <= n {
+                let any = classes[Int(bytes[i])] | classes[Int(bytes[i &+ 1])] | classes[Int(bytes[i &+ 2])]
+                    | classes[Int(bytes[i &+ 3])]
+                if any & ~2 != 0 { break }
+                i &+= 4
+            }
+            segment: while i < n {
+                switch classes[Int(bytes[i])] {
+                case 0, 2: i &+= 1  // a dot inside a segment is an ordinary byte
+                case 1: break segment
+                case 3: return i
+                default: return nil
+                }
+            }
+            if i == n { return n }
+            i &+= 1  // past the slash
         }
         return i
     }

@@ -53,8 +53,13 @@ public final class EvaluationScratch: RegexAlternativeChecker, @unchecked Sendab
     }
 
     /// Makes `path` hold at least `count` bytes (grows rarely; the first long path allocates).
+    @inline(__always)
     func reservePath(_ count: Int) {
-        guard count > path.count else { return }
+        if count > path.count { growPath(count) }
+    }
+
+    @inline(never)
+    private func growPath(_ count: Int) {
         path.deallocate()
         path = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, path.count * 2), alignment: 8)
     }
