@@ -37,7 +37,6 @@ public final class Policy: Sendable {
     package let executable: ExecutablePolicy
     /// The options the policy was compiled with.
     public let options: PolicyOptions
-    package let grantNames: [(trafficTarget: String, ruleKind: String, match: String?)]
     /// A number no other policy of this process carries (the C API's identity caches name
     /// their policy by it; an address could be reused after a free).
     package let serial: UInt64 = nextPolicySerial.add(1, ordering: .relaxed).newValue
@@ -66,9 +65,6 @@ public final class Policy: Sendable {
         self.normalized = options.keepsSourceModel ? normalized : nil
         self.diagnostics = diagnostics
         self.options = options
-        grantNames = program.grants.map { g in
-            (program.string(g.trafficTarget) ?? "", g.ruleKind.spelling, g.match == noIndex ? nil : program.string(g.match))
-        }
     }
 
     // MARK: Compiling
@@ -207,9 +203,20 @@ public final class Policy: Sendable {
         headerCount > options.maxHeaders || (target?.utf8.count ?? 0) > options.maxTargetLength
     }
 
+    /// How many grants the program has.
+    package var grantCount: Int { program.grants.count }
+
+    /// The TrafficTarget, rule kind and match of grant `index` (which must be below
+    /// ``grantCount``), read from the program's strings when asked (a table of them would hold
+    /// about 50 bytes per grant for the policy's lifetime).
+    package func grantNames(_ index: Int) -> (trafficTarget: String, ruleKind: String, match: String?) {
+        let g = program.grants[index]
+        return (program.string(g.trafficTarget) ?? "", g.ruleKind.spelling, g.match == noIndex ? nil : program.string(g.match))
+    }
+
     private func decision(_ r: AccessResult) -> AccessDecision {
-        if r.allowed, Int(r.grant) < grantNames.count {
-            let g = grantNames[Int(r.grant)]
+        if r.allowed, Int(r.grant) < grantCount {
+            let g = grantNames(Int(r.grant))
             return AccessDecision(allowed: true, reason: nil, trafficTarget: g.trafficTarget, ruleKind: g.ruleKind, match: g.match)
         }
         return AccessDecision(allowed: false, reason: DenyReason(r.allowed ? .noRouteMatched : r.reason), trafficTarget: nil, ruleKind: nil, match: nil)

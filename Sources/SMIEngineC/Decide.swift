@@ -134,7 +134,7 @@ private func decideAccess(
         source: source, destination: destination, port: r.pointee.port, proto: proto,
         method: method, target: target, headers: headers)
     let result = executable.decide(query, scratch: scratch.evaluation)
-    if result.allowed, let grant = Int(exactly: result.grant), grant < policy.grantNames.count {
+    if result.allowed, let grant = Int(exactly: result.grant), grant < policy.grantCount {
         let (trafficTarget, ruleKind, match) = grantStrings(grant)
         out.pointee.allowed = 1
         out.pointee.reason = SMI_REASON_NONE
@@ -343,7 +343,7 @@ public func smi_holder_decide_access(
             // The strings are copied inside withPolicy, while the hazard slot still protects the policy.
             holder.holder.withPolicy(scratch: scratch.decision) { policy in
                 decideAccess(out, policy, tag: policy.serial, scratch, request) { grant in
-                    let g = policy.grantNames[grant]  // decideAccess checked grant < grantNames.count
+                    let g = policy.grantNames(grant)  // decideAccess checked grant < grantCount
                     let (a, b, c) = copyStrings(scratch, g.trafficTarget, g.ruleKind, g.match)
                     return (a ?? .empty, b ?? .empty, c ?? .empty)
                 }

@@ -88,8 +88,8 @@ final class PolicyHandle: Handle, @unchecked Sendable {
         self.policy = policy
         tag = policy.serial
         var grantStrings: [String?] = []
-        grantStrings.reserveCapacity(policy.grantNames.count * 3)
-        for g in policy.grantNames {
+        grantStrings.reserveCapacity(policy.grantCount * 3)
+        for g in (0..<policy.grantCount).lazy.map(policy.grantNames) {
             grantStrings.append(g.trafficTarget)
             grantStrings.append(g.ruleKind)
             grantStrings.append(g.match)
