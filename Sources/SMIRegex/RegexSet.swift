@@ -83,14 +83,18 @@ public final class RegexSet: @unchecked Sendable {
     public let count: Int
     /// The number of PCRE2 programs the set compiled to.
     public var programCount: Int { segments.count }
-    /// Bytes of compiled PCRE2 code (pattern plus JIT where present is not included).
+    /// Bytes of compiled PCRE2 code (PCRE2_INFO_SIZE) of every program of the set, JIT code not
+    /// included.
     public let codeSize: Int
+    /// Bytes of JIT-compiled code (PCRE2_INFO_JITSIZE) of every program of the set.
+    public let jitCodeSize: Int
 
     /// Compiles the branches; fails on the first branch PCRE2 rejects.
     public init(_ alternatives: [RegexAlternative], anchoring: RegexAnchoring) throws(RegexSetError) {
         var segments: [Segment] = []
         var run: [(index: Int, alt: RegexAlternative)] = []
         var size = 0
+        var jitSize = 0
         let suffix = anchoring == .whole ? "\\z" : ""
 
         func flush() throws(RegexSetError) {
@@ -99,6 +103,7 @@ public final class RegexSet: @unchecked Sendable {
             if run.count == 1, let only = run.first {
                 let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring, jit: true)
                 size += regex.codeSize
+                jitSize += regex.jitCodeSize
                 segments.append(.single(Branch(regex: regex, alternative: only.index, needsCheck: only.alt.needsCheck)))
                 return
             }
@@ -118,11 +123,13 @@ public final class RegexSet: @unchecked Sendable {
             case .success(let code):
                 let regex = Regex(code: code, pattern: text, jit: true)
                 size += regex.codeSize
+                jitSize += regex.jitCodeSize
                 var branches: [Branch] = []
                 for item in run {
                     // Interpreted (no JIT): only used after the shared program ran out of budget.
                     let alone = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: false)
                     size += alone.codeSize
+                    jitSize += alone.jitCodeSize
                     branches.append(Branch(regex: alone, alternative: item.index, needsCheck: item.alt.needsCheck))
                 }
                 segments.append(.merged(regex, hasCallouts: hasCallouts, branches: branches))
@@ -131,6 +138,7 @@ public final class RegexSet: @unchecked Sendable {
                 for item in run {
                     let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: true)
                     size += regex.codeSize
+                    jitSize += regex.jitCodeSize
                     segments.append(.single(Branch(regex: regex, alternative: item.index, needsCheck: item.alt.needsCheck)))
                 }
             }
@@ -155,6 +163,7 @@ public final class RegexSet: @unchecked Sendable {
         self.segments = segments
         self.count = alternatives.count
         self.codeSize = size
+        self.jitCodeSize = jitSize
         var steps: [Step] = []
         var fallbacks: [Step] = []
         for segment in segments {
@@ -297,9 +306,8 @@ let regexSetCallout: PCRE2.CalloutFunction = { block, data in
 
 extension Regex {
     /// Bytes of compiled pattern (PCRE2_INFO_SIZE).
-    public var codeSize: Int {
-        var size: Int = 0
-        guard pcre2_pattern_info_8(code, 22, &size) == 0 else { return 0 }  // PCRE2_INFO_SIZE
-        return size
-    }
+    public var codeSize: Int { PCRE2.size(code, PCRE2.infoSize) }
+
+    /// Bytes of JIT-compiled machine code (PCRE2_INFO_JITSIZE); 0 when not JIT-compiled.
+    public var jitCodeSize: Int { PCRE2.size(code, PCRE2.infoJITSize) }
 }

@@ -71,6 +71,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
     /// PCRE2's compiled size (without JIT code) of every distinct path set and header pattern
     /// this policy holds: shared sets and patterns counted once.
     public let regexCodeBytes: Int
+    /// PCRE2's JIT code size (PCRE2_INFO_JITSIZE) of the same regexes, counted the same way.
+    public let regexJITBytes: Int
 
     /// Verifies `program` and compiles its regexes. A program that fails is never run.
     public init(program: Program) throws(LoadError) {
@@ -127,6 +129,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
         routeSetStorage = sets
         regexCodeBytes = sharedSets.values.reduce(0) { $0 + $1.codeSize }
             + sharedHeaderRegexes.values.reduce(0) { $0 + $1.codeSize }
+        regexJITBytes = sharedSets.values.reduce(0) { $0 + $1.jitCodeSize }
+            + sharedHeaderRegexes.values.reduce(0) { $0 + $1.jitCodeSize }
         code = Self.copy(program.code)
         tables = Self.copy(program.tables)
         routeSets = .allocate(capacity: max(sets.count, 1))

@@ -137,4 +137,19 @@ struct RegexSetTests {
         #expect(Regex.check("(") != nil)
         #expect(Regex.check("\\C") != nil)  // PCRE2_NEVER_BACKSLASH_C
     }
+
+    @Test("JIT code is measured apart from the compiled pattern, and only where JIT compiled")
+    func jitSize() throws {
+        let jitted = try Regex("/api/v[0-9]+/items/[^/]+", anchoring: .start)
+        let interpreted = try Regex("/api/v[0-9]+/items/[^/]+", anchoring: .start, jit: false)
+        #expect(jitted.codeSize > 0)
+        #expect(jitted.codeSize == interpreted.codeSize)
+        #expect(interpreted.jitCodeSize == 0)
+        #expect(jitted.jitCodeSize > 0 || !jitted.isJITCompiled)
+        let set = try RegexSet(
+            [RegexAlternative(pattern: "/a", needsCheck: false), RegexAlternative(pattern: "/b", needsCheck: true)],
+            anchoring: .start)
+        #expect(set.codeSize > 0)
+        #expect(set.jitCodeSize > 0 || !jitted.isJITCompiled)
+    }
 }
