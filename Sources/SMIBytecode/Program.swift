@@ -197,10 +197,12 @@ public enum SwitchTable {
     /// (which needs an empty slot and a header of two words) and at most 8 compares to search.
     public static let maxLinear = 8
 
-    /// The first probe slot of `key` in a table of `1 << log2` slots.
+    /// The first probe slot of `key` in a table of `1 << log2` slots (`log2` < 32): the top
+    /// `log2` bits of `key × 0x9E3779B1` (mod 2^32), 0 when `log2` is 0. Computed in 64 bits so
+    /// that it needs neither a branch for `log2 == 0` nor an over-shift check.
     @inlinable @inline(__always)
     public static func slot(_ key: UInt32, log2: UInt32) -> UInt32 {
-        log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 &- log2)
+        UInt32(truncatingIfNeeded: (UInt64(key &* 0x9E37_79B1) &<< UInt64(log2)) &>> 32)
     }
 
     /// The smallest power-of-two capacity (as log2) that keeps an empty slot and a load of at

@@ -44,6 +44,17 @@ struct FootprintTests {
         }
     }
 
+    @Test("the first probe slot is the top log2 bits of key × 0x9E3779B1, 0 for log2 0")
+    func probeSlot() {
+        for log2: UInt32 in 0...30 {
+            for key: UInt32 in [0, 1, 2, 3, 80, 443, 8080, 65535, 123_456_789, .max - 1, .max] {
+                let expected = log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 - log2)
+                #expect(SwitchTable.slot(key, log2: log2) == expected, "key \(key) log2 \(log2)")
+                #expect(SwitchTable.slot(key, log2: log2) < 1 << log2)
+            }
+        }
+    }
+
     @Test("tables of at most 8 entries are linear, sorted and 1 + 2 × count words; larger ones hash")
     func linearTables() throws {
         for count in 0...20 {
