@@ -13,7 +13,7 @@
 /// `SMI_VERSION_STRING`; a test keeps them equal).
 public let engineVersion = "0.1.0"
 
-/// The kinds of bundle sections. Format version 1 has each kind exactly once, in this order.
+/// The kinds of bundle sections. Format version 2 (like 1) has each kind exactly once, in this order.
 public enum BundleSectionKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case options = 1
     case strings = 2

@@ -155,7 +155,7 @@ public enum BundleReader {
     private static func readSectionTable(_ bundle: UnsafeRawBufferPointer, count: Int) throws(BundleError) -> [BundleSection] {
         let expected = BundleSectionKind.allCases
         guard count == expected.count else {
-            throw .badSectionTable("\(count) sections, format version 1 has \(expected.count)")
+            throw .badSectionTable("\(count) sections, format version \(BundleLayout.formatVersion) has \(expected.count)")
         }
         let tableEnd = BundleLayout.headerLength + count * BundleLayout.sectionEntryLength
         guard tableEnd <= bundle.count else { throw .badSectionTable("the table runs past the end of the bundle") }

@@ -55,7 +55,13 @@ public enum Disassembler {
         var parts = [op.info.mnemonic]
         for (k, kind) in op.info.operands.enumerated() {
             guard pc + 1 + k < code.count else { parts.append("?"); continue }
-            parts.append(operand(code[pc + 1 + k], kind: kind, opcode: op, program: program))
+            let text = operand(code[pc + 1 + k], kind: kind, opcode: op, program: program)
+            // SWITCH_PROTO's operands are its direct table: label each target with its protocol.
+            if op == .switchProtocol, let proto = ProtocolCode(rawValue: UInt32(k)) {
+                parts.append(proto.spelling + text)
+            } else {
+                parts.append(text)
+            }
         }
         return (parts.joined(separator: " "), op.length)
     }
@@ -94,8 +100,6 @@ public enum Disassembler {
         switch opcode {
         case .switchDestination, .switchSource, .switchService:
             return program.name(key) ?? "?\(key)"
-        case .switchProtocol:
-            return ProtocolCode(rawValue: key)?.spelling ?? "?\(key)"
         case .switchMethod:
             return key < program.methods.count ? (program.string(program.methods[Int(key)]) ?? "?") : "?\(key)"
         default:

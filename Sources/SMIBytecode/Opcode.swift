@@ -8,11 +8,13 @@
 //            [    reserved=0   |  operands  |  opcode   ]
 //   word 1.. operand 0, operand 1, ...
 //
-// ORDER OP: cases are append-only; their raw values are part of the bundle format.
+// ORDER OP: cases are append-only; their raw values are part of the bundle format. An opcode's
+// operands change only with a new bundle format version (format 2 gave the switches and
+// MATCH_ROUTES their default target and made SWITCH_PROTO a direct table).
 
 /// What an operand refers to; the verifier checks each kind against its section.
 public enum OperandKind: String, Sendable, CaseIterable {
-    /// Offset of a hash switch table in `tables`.
+    /// Offset of a switch table (linear or hash) in `tables`.
     case switchTable = "table"
     /// Index into `routeSets`.
     case routeSet = "routes"
@@ -65,28 +67,28 @@ extension Opcode {
         switch self {
         case .switchDestination:
             return OpcodeInfo(
-                mnemonic: "SWITCH_DEST", operands: [.switchTable], isTerminator: false,
-                summary: "jump by the destination identity's name index; fall through when absent")
+                mnemonic: "SWITCH_DEST", operands: [.switchTable, .target], isTerminator: false,
+                summary: "jump by the destination identity's name index; to the target when absent")
         case .switchSource:
             return OpcodeInfo(
-                mnemonic: "SWITCH_SOURCE", operands: [.switchTable], isTerminator: false,
-                summary: "jump by the source identity's name index; fall through when absent")
+                mnemonic: "SWITCH_SOURCE", operands: [.switchTable, .target], isTerminator: false,
+                summary: "jump by the source identity's name index; to the target when absent")
         case .switchProtocol:
             return OpcodeInfo(
-                mnemonic: "SWITCH_PROTO", operands: [.switchTable], isTerminator: false,
-                summary: "jump by protocol (0 http, 1 tcp, 2 udp); fall through when absent")
+                mnemonic: "SWITCH_PROTO", operands: [.target, .target, .target], isTerminator: false,
+                summary: "jump to the http, tcp or udp target by protocol (a direct table, no lookup)")
         case .switchPort:
             return OpcodeInfo(
-                mnemonic: "SWITCH_PORT", operands: [.switchTable], isTerminator: false,
-                summary: "jump by destination port; fall through when absent")
+                mnemonic: "SWITCH_PORT", operands: [.switchTable, .target], isTerminator: false,
+                summary: "jump by destination port; to the target when absent")
         case .switchMethod:
             return OpcodeInfo(
-                mnemonic: "SWITCH_METHOD", operands: [.switchTable], isTerminator: false,
-                summary: "jump by the HTTP method's index in `methods`; fall through when absent")
+                mnemonic: "SWITCH_METHOD", operands: [.switchTable, .target], isTerminator: false,
+                summary: "jump by the HTTP method's index in `methods`; to the target when absent")
         case .matchRoutes:
             return OpcodeInfo(
-                mnemonic: "MATCH_ROUTES", operands: [.routeSet], isTerminator: false,
-                summary: "allow with the first route candidate whose path and headers match; else fall through")
+                mnemonic: "MATCH_ROUTES", operands: [.routeSet, .target], isTerminator: false,
+                summary: "allow with the first route candidate whose path and headers match; else jump to the target")
         case .allow:
             return OpcodeInfo(
                 mnemonic: "ALLOW", operands: [.grant], isTerminator: true,
@@ -101,8 +103,8 @@ extension Opcode {
                 summary: "continue at the target (always forward)")
         case .switchService:
             return OpcodeInfo(
-                mnemonic: "SWITCH_SERVICE", operands: [.switchTable], isTerminator: false,
-                summary: "jump by the root service's name index; fall through when absent")
+                mnemonic: "SWITCH_SERVICE", operands: [.switchTable, .target], isTerminator: false,
+                summary: "jump by the root service's name index; to the target when absent")
         case .splitWhen:
             return OpcodeInfo(
                 mnemonic: "SPLIT_WHEN", operands: [.splitCondition, .target], isTerminator: false,
@@ -147,7 +149,7 @@ public enum DenyCode: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// Protocol keys of `SWITCH_PROTO`.
+/// Protocols, in the order of `SWITCH_PROTO`'s targets.
 public enum ProtocolCode: UInt32, Sendable, CaseIterable {
     case http = 0
     case tcp = 1

@@ -138,7 +138,7 @@ public struct Annotation: Sendable, Hashable {
 public struct Program: Sendable, Hashable {
     /// The bundle format version this build writes and reads (docs/BUNDLE.md); bump it with any
     /// change to the fields below or their encoding.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
 
     /// Options baked in at compile time.
     public var options: ProgramOptions
@@ -197,17 +197,28 @@ public struct Program: Sendable, Hashable {
     }
 }
 
-/// Hash switch tables: `[log2Capacity, count, (key, target) × capacity]`, open addressing with
-/// linear probing, empty slots hold key `0xFFFF_FFFF`; at least one slot is empty and tables of more
-/// than 8 slots are at most 3/4 full.
+/// Switch tables, in one of two forms told apart by their first word:
+///
+/// - linear, for at most ``maxLinear`` entries: `[linearTag | count, (key, target) × count]`, keys
+///   strictly increasing; a lookup compares the keys in order;
+/// - hash: `[log2Capacity, count, (key, target) × capacity]`, open addressing with linear
+///   probing, empty slots hold key `0xFFFF_FFFF`; at least one slot is empty and tables of more
+///   than 8 slots are at most 3/4 full.
 public enum SwitchTable {
     /// The key of an empty slot.
     @inlinable public static var emptyKey: UInt32 { .max }
+    /// The bit of the first word that marks a linear table; the other bits hold its count.
+    @inlinable public static var linearTag: UInt32 { 0x8000_0000 }
+    /// Tables with at most this many entries are written linear: smaller than any hash table
+    /// (which needs an empty slot and a header of two words) and at most 8 compares to search.
+    public static let maxLinear = 8
 
-    /// The first probe slot of `key` in a table of `1 << log2` slots.
+    /// The first probe slot of `key` in a table of `1 << log2` slots (`log2` < 32): the top
+    /// `log2` bits of `key × 0x9E3779B1` (mod 2^32), 0 when `log2` is 0. Computed in 64 bits so
+    /// that it needs neither a branch for `log2 == 0` nor an over-shift check.
     @inlinable @inline(__always)
     public static func slot(_ key: UInt32, log2: UInt32) -> UInt32 {
-        log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 &- log2)
+        UInt32(truncatingIfNeeded: (UInt64(key &* 0x9E37_79B1) &<< UInt64(log2)) &>> 32)
     }
 
     /// The smallest power-of-two capacity (as log2) that keeps an empty slot and a load of at
@@ -222,8 +233,20 @@ public enum SwitchTable {
         }
     }
 
-    /// Encodes `entries` (distinct keys) as a table.
+    /// Encodes `entries` (distinct keys): linear up to ``maxLinear`` entries, else hashed.
     public static func encode(_ entries: [(key: UInt32, target: UInt32)]) -> [UInt32] {
+        entries.count <= maxLinear ? encodeLinear(entries) : encodeHash(entries)
+    }
+
+    /// Encodes `entries` (distinct keys) as a linear table, keys sorted.
+    public static func encodeLinear(_ entries: [(key: UInt32, target: UInt32)]) -> [UInt32] {
+        var words: [UInt32] = [linearTag | UInt32(truncatingIfNeeded: entries.count)]
+        for (key, target) in entries.sorted(by: { $0.key < $1.key }) { words += [key, target] }
+        return words
+    }
+
+    /// Encodes `entries` (distinct keys) as a hash table.
+    public static func encodeHash(_ entries: [(key: UInt32, target: UInt32)]) -> [UInt32] {
         let log2 = capacityLog2(entries.count)
         let capacity = 1 << Int(log2)
         var slots = [UInt32](repeating: emptyKey, count: capacity * 2)
@@ -236,15 +259,52 @@ public enum SwitchTable {
         return [log2, UInt32(entries.count)] + slots
     }
 
-    /// The entries of the table at `offset`, in slot order; nil if it does not fit in `tables`.
+    /// Where in an encoded table (`encode`'s result) each entry's target word is, with the target.
+    public static func targetPositions(_ encoded: [UInt32]) -> [(index: Int, target: UInt32)] {
+        guard let first = encoded.first else { return [] }
+        if first & linearTag != 0 {
+            return (0..<Int(first & ~linearTag)).map { (2 + $0 * 2, encoded[2 + $0 * 2]) }
+        }
+        let capacity = 1 << Int(first)
+        return (0..<capacity).filter { encoded[2 + $0 * 2] != emptyKey }.map { (3 + $0 * 2, encoded[3 + $0 * 2]) }
+    }
+
+    /// The number of words the table at `offset` takes (header and entries or slots); 0 if it
+    /// does not fit in `tables`.
+    public static func words(_ tables: [UInt32], at offset: Int) -> Int {
+        guard offset >= 0, offset < tables.count else { return 0 }
+        let first = tables[offset]
+        let words: Int
+        if first & linearTag != 0 {
+            words = 1 + Int(first & ~linearTag) * 2
+        } else {
+            guard first < 31 else { return 0 }
+            words = 2 + (1 << Int(first)) * 2
+        }
+        return words <= tables.count - offset ? words : 0
+    }
+
+    /// The entries of the table at `offset` (linear: in key order; hash: in slot order); nil if
+    /// it does not fit in `tables` or is malformed: a linear table whose keys do not strictly
+    /// increase, a hash table whose count disagrees with its slots or that has no empty slot
+    /// (a lookup of an absent key would never end).
     public static func decode(_ tables: [UInt32], at offset: Int) -> [(key: UInt32, target: UInt32)]? {
-        guard offset >= 0, offset + 2 <= tables.count, tables[offset] < 31 else { return nil }
-        let capacity = 1 << Int(tables[offset])
-        guard offset + 2 + capacity * 2 <= tables.count else { return nil }
+        let size = words(tables, at: offset)
+        guard size > 0 else { return nil }
         var result: [(key: UInt32, target: UInt32)] = []
+        let first = tables[offset]
+        if first & linearTag != 0 {
+            for i in stride(from: offset + 1, to: offset + size, by: 2) {
+                if let last = result.last, tables[i] <= last.key { return nil }
+                result.append((tables[i], tables[i + 1]))
+            }
+            return result
+        }
+        let capacity = 1 << Int(first)
         for i in 0..<capacity where tables[offset + 2 + i * 2] != emptyKey {
             result.append((tables[offset + 2 + i * 2], tables[offset + 3 + i * 2]))
         }
+        guard result.count == Int(tables[offset + 1]), result.count < capacity else { return nil }
         return result
     }
 }

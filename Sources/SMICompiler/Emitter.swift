@@ -1,8 +1,9 @@
 import SMIBytecode
 
 /// Pass 3: decision DAG -> bytecode. Nodes are laid out in decreasing id order, so every parent
-/// precedes its children and every jump is forward. A terminal `otherwise` is copied inline
-/// (two words) instead of jumped to.
+/// precedes its children and every jump is forward. Switches and MATCH_ROUTES name their
+/// default as a target, so a terminal every switch falls back to (the DENY of each reason) is
+/// written once and shared; only SPLIT_WHEN still falls through, to a terminal copied inline.
 struct Emitter {
     var program: Program
     let tree: DecisionTree
@@ -32,11 +33,13 @@ struct Emitter {
         for id in [accessRoot, splitRoot, 0] where id < count { needed[id] = true }
         for node in tree.nodes {
             switch node {
+            case .switchOn(.switchProtocol, let cases, let otherwise):
+                for p in ProtocolCode.allCases { needed[Self.protocolTarget(p, cases, otherwise)] = true }
             case .switchOn(_, let cases, let otherwise):
                 for c in cases { needed[c.node] = true }
-                if !tree.nodes[otherwise].isInlineTerminal { needed[otherwise] = true }
+                needed[otherwise] = true
             case .routes(_, let otherwise):
-                if !tree.nodes[otherwise].isInlineTerminal { needed[otherwise] = true }
+                needed[otherwise] = true
             case .splitWhen(_, let then, let otherwise):
                 needed[otherwise] = true
                 if !tree.nodes[then].isInlineTerminal { needed[then] = true }
@@ -76,26 +79,39 @@ struct Emitter {
         case .routes(let set, let otherwise):
             program.code.append(Opcode.matchRoutes.headerWord)
             program.code.append(set)
-            emitOtherwise(otherwise, codePatches: &codePatches)
+            program.code.append(0)
+            codePatches.append((program.code.count - 1, otherwise))
         case .splitWhen(let condition, let then, let otherwise):
             program.code.append(Opcode.splitWhen.headerWord)
             program.code.append(condition)
             program.code.append(0)
             codePatches.append((program.code.count - 1, otherwise))
             emitOtherwise(then, codePatches: &codePatches)
+        case .switchOn(.switchProtocol, let cases, let otherwise):
+            // A direct table: one target per protocol, in ProtocolCode order.
+            program.code.append(Opcode.switchProtocol.headerWord)
+            for p in ProtocolCode.allCases {
+                program.code.append(0)
+                codePatches.append((program.code.count - 1, Self.protocolTarget(p, cases, otherwise)))
+            }
         case .switchOn(let op, let cases, let otherwise):
             let offset = program.tables.count
             // Encode with node ids as targets, then record where each target word landed.
             let encoded = SwitchTable.encode(cases.map { ($0.key, UInt32($0.node)) })
             program.tables += encoded
-            let capacity = 1 << Int(encoded[0])
-            for slot in 0..<capacity where encoded[2 + slot * 2] != SwitchTable.emptyKey {
-                tablePatches.append((offset + 3 + slot * 2, Int(encoded[3 + slot * 2])))
+            for (index, target) in SwitchTable.targetPositions(encoded) {
+                tablePatches.append((offset + index, Int(target)))
             }
             program.code.append(op.headerWord)
             program.code.append(UInt32(offset))
-            emitOtherwise(otherwise, codePatches: &codePatches)
+            program.code.append(0)
+            codePatches.append((program.code.count - 1, otherwise))
         }
+    }
+
+    /// The node SWITCH_PROTO jumps to for `proto`: its case, else the switch's default.
+    private static func protocolTarget(_ proto: ProtocolCode, _ cases: [SwitchCase], _ otherwise: Int) -> Int {
+        cases.first { $0.key == proto.rawValue }?.node ?? otherwise
     }
 
     /// The weight table of PICK node `id`, written once however often the node is copied.
@@ -115,7 +131,7 @@ struct Emitter {
         return offset
     }
 
-    /// The fall-through continuation: a terminal inline, anything else through a JUMP.
+    /// SPLIT_WHEN's fall-through continuation: a terminal inline, anything else through a JUMP.
     private mutating func emitOtherwise(_ id: Int, codePatches: inout [(Int, Int)]) {
         switch tree.nodes[id] {
         case .deny(let reason):

@@ -174,7 +174,8 @@ struct TreeBuilder {
     private mutating func buildSource(_ members: [Int32]) -> Int {
         let protocols: [(ProtocolCode, Int)] = ProtocolCode.allCases.map { ($0, buildProtocol($0, members)) }
         let cases = protocols.map { SwitchCase(key: $0.0.rawValue, node: $0.1) }
-        // Every protocol has a case; the fall-through is unreachable for valid requests.
+        // Every protocol has a case (SWITCH_PROTO is a direct table of three targets); the
+        // default is never used.
         let fallback = tree.deny(.noRouteMatched)
         if let only = protocols.first, protocols.allSatisfy({ $0.1 == only.1 }) { return only.1 }
         return tree.intern(.switchOn(.switchProtocol, cases: cases, otherwise: fallback))
@@ -264,7 +265,7 @@ struct TreeBuilder {
     }
 
     /// MATCH_ROUTES over the candidates (methods already dispatched), cut at the first one
-    /// that always holds, which becomes the fall-through ALLOW.
+    /// that always holds, which becomes MATCH_ROUTES's default target, an ALLOW.
     private mutating func buildRoutes(_ candidates: [LeafCandidate], failure: Int) -> Int {
         var conditional: [RouteCandidate] = []
         var noted: [LeafCandidate] = []

@@ -199,13 +199,17 @@ extension Policy {
                     line += " \(shown) -> \(hit.target)"
                     next = Int(hit.target)
                 } else {
-                    line += " \(shown): no case, fall through"
+                    line += " \(shown): no case, default -> \(code[pc + 2])"
+                    next = Int(code[pc + 2])
                 }
             }
             switch op {
             case .switchDestination: lookup(destination, r.destination)
             case .switchSource: lookup(source, r.source)
-            case .switchProtocol: lookup(r.transport.code.rawValue, r.transport.rawValue)
+            case .switchProtocol:
+                let target = code[pc + 1 + Int(r.transport.code.rawValue)]
+                line += " \(r.transport.rawValue) -> \(target)"
+                next = Int(target)
             case .switchPort: lookup(UInt32(clamping: r.port), String(r.port))
             case .switchMethod: lookup(methodIndex, r.method)
             case .matchRoutes:
@@ -216,7 +220,8 @@ extension Policy {
                     line += " routes \(set): candidate \(k) matches; allow"
                     next = nil
                 } else {
-                    line += " routes \(set): no candidate matches, fall through"
+                    line += " routes \(set): no candidate matches -> \(code[pc + 2])"
+                    next = Int(code[pc + 2])
                 }
             case .allow, .deny:
                 line = "\(pc) " + Disassembler.instruction(at: pc, in: program).0

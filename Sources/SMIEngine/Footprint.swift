@@ -4,9 +4,11 @@ import SMIBytecode
 ///
 /// Words are 4 bytes and strings count their UTF-8 bytes. Regex code is PCRE2's compiled size
 /// (`PCRE2_INFO_SIZE`, without JIT code) of each distinct path set and header pattern, counted
-/// once however many decision-tree leaves share it. Not counted: JIT code, the runtime's name hash
-/// tables and Swift object headers. Disassembler annotations are listed apart: they are not
-/// needed to decide and can be left out (``PolicyOptions/annotations``).
+/// once however many decision-tree leaves share it. JIT code is listed apart (``regexJIT``): it is
+/// machine code PCRE2 allocates beside the compiled pattern, and it depends on the platform.
+/// Not counted: the runtime's name hash tables and Swift object headers. Disassembler
+/// annotations are listed apart too: they are not needed to decide and can be left out
+/// (``PolicyOptions/annotations``).
 public struct PolicyFootprint: Sendable, Hashable, CustomStringConvertible {
     /// Instruction words × 4.
     public var code: Int
@@ -19,19 +21,23 @@ public struct PolicyFootprint: Sendable, Hashable, CustomStringConvertible {
     public var sections: Int
     /// Compiled PCRE2 code of the distinct path sets and header patterns.
     public var regexCode: Int
+    /// JIT machine code of the same regexes (PCRE2_INFO_JITSIZE); not part of ``total``. 0 where
+    /// PCRE2 has no JIT.
+    public var regexJIT: Int
     /// Annotation entries (8 bytes each) and the text only they use.
     public var annotations: Int
 
-    /// Everything a decision needs: code, tables, strings, sections and regex code.
+    /// Everything a decision needs: code, tables, strings, sections and regex code (JIT code
+    /// aside, see ``regexJIT``).
     public var total: Int { code + tables + strings + sections + regexCode }
 
     /// One line: the total, then each part.
     public var description: String {
         "total \(total) B (code \(code), tables \(tables), strings \(strings), sections \(sections), "
-            + "regex \(regexCode)); annotations \(annotations) B not counted"
+            + "regex \(regexCode)); regex JIT \(regexJIT) B and annotations \(annotations) B not counted"
     }
 
-    init(program: Program, regexCode: Int) {
+    init(program: Program, regexCode: Int, regexJIT: Int) {
         code = program.code.count * 4
         tables = program.tables.count * 4
         var annotationOnly = Set(program.annotations.map(\.text))
@@ -67,6 +73,7 @@ public struct PolicyFootprint: Sendable, Hashable, CustomStringConvertible {
         strings = stringBytes
         sections = words * 4
         self.regexCode = regexCode
+        self.regexJIT = regexJIT
         annotations = program.annotations.count * 8 + annotationText
     }
 }
@@ -74,6 +81,6 @@ public struct PolicyFootprint: Sendable, Hashable, CustomStringConvertible {
 extension Policy {
     /// The bytes this policy holds, part by part (see ``PolicyFootprint``).
     public var footprint: PolicyFootprint {
-        PolicyFootprint(program: program, regexCode: executable.regexCodeBytes)
+        PolicyFootprint(program: program, regexCode: executable.regexCodeBytes, regexJIT: executable.regexJITBytes)
     }
 }

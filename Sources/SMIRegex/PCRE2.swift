@@ -51,6 +51,18 @@ enum PCRE2 {
         return value
     }
 
+    /// A `size_t` item of `pcre2_pattern_info` (``infoSize``, ``infoJITSize``); 0 when PCRE2 has none.
+    static func size(_ code: Code, _ what: UInt32) -> Int {
+        var value: Int = 0
+        guard pcre2_pattern_info_8(code, what, &value) == 0 else { return 0 }
+        return value
+    }
+
+    /// `PCRE2_INFO_SIZE`: bytes of compiled pattern.
+    static let infoSize = UInt32(PCRE2_INFO_SIZE)
+    /// `PCRE2_INFO_JITSIZE`: bytes of JIT-compiled code (0 without JIT).
+    static let infoJITSize = UInt32(PCRE2_INFO_JITSIZE)
+
     static func errorMessage(_ code: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = buffer.withUnsafeMutableBufferPointer { pcre2_get_error_message_8(code, $0.baseAddress, $0.count) }

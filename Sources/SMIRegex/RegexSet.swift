@@ -83,22 +83,34 @@ public final class RegexSet: @unchecked Sendable {
     public let count: Int
     /// The number of PCRE2 programs the set compiled to.
     public var programCount: Int { segments.count }
-    /// Bytes of compiled PCRE2 code (pattern plus JIT where present is not included).
+    /// Bytes of compiled PCRE2 code (PCRE2_INFO_SIZE) of the programs the set compiled, JIT code
+    /// not included. Built with a ``RegexCache``, the single-pattern programs come from the cache
+    /// and are counted there instead, once however many sets share them.
     public let codeSize: Int
+    /// Bytes of JIT-compiled code (PCRE2_INFO_JITSIZE) of the same programs.
+    public let jitCodeSize: Int
 
     /// Compiles the branches; fails on the first branch PCRE2 rejects.
-    public init(_ alternatives: [RegexAlternative], anchoring: RegexAnchoring) throws(RegexSetError) {
+    ///
+    /// - Parameter cache: where single-pattern programs (unmergeable branches, and each merged
+    ///   branch alone for when the shared program runs out of budget) are looked up and kept, so
+    ///   that sets listing the same pattern share one compiled program. Nil compiles them here.
+    public init(_ alternatives: [RegexAlternative], anchoring: RegexAnchoring, cache: RegexCache? = nil) throws(RegexSetError) {
         var segments: [Segment] = []
         var run: [(index: Int, alt: RegexAlternative)] = []
         var size = 0
+        var jitSize = 0
         let suffix = anchoring == .whole ? "\\z" : ""
 
         func flush() throws(RegexSetError) {
             guard !run.isEmpty else { return }
             defer { run.removeAll(keepingCapacity: true) }
             if run.count == 1, let only = run.first {
-                let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring, jit: true)
-                size += regex.codeSize
+                let regex = try RegexSet.single(only.alt.pattern, index: only.index, anchoring: anchoring, jit: true, cache: cache)
+                if cache == nil {
+                    size += regex.codeSize
+                    jitSize += regex.jitCodeSize
+                }
                 segments.append(.single(Branch(regex: regex, alternative: only.index, needsCheck: only.alt.needsCheck)))
                 return
             }
@@ -118,19 +130,26 @@ public final class RegexSet: @unchecked Sendable {
             case .success(let code):
                 let regex = Regex(code: code, pattern: text, jit: true)
                 size += regex.codeSize
+                jitSize += regex.jitCodeSize
                 var branches: [Branch] = []
                 for item in run {
                     // Interpreted (no JIT): only used after the shared program ran out of budget.
-                    let alone = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: false)
-                    size += alone.codeSize
+                    let alone = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: false, cache: cache)
+                    if cache == nil {
+                        size += alone.codeSize
+                        jitSize += alone.jitCodeSize
+                    }
                     branches.append(Branch(regex: alone, alternative: item.index, needsCheck: item.alt.needsCheck))
                 }
                 segments.append(.merged(regex, hasCallouts: hasCallouts, branches: branches))
             case .failure:
                 // The scan should have kept unsafe patterns out; fall back to single programs.
                 for item in run {
-                    let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: true)
-                    size += regex.codeSize
+                    let regex = try RegexSet.single(item.alt.pattern, index: item.index, anchoring: anchoring, jit: true, cache: cache)
+                    if cache == nil {
+                        size += regex.codeSize
+                        jitSize += regex.jitCodeSize
+                    }
                     segments.append(.single(Branch(regex: regex, alternative: item.index, needsCheck: item.alt.needsCheck)))
                 }
             }
@@ -155,6 +174,7 @@ public final class RegexSet: @unchecked Sendable {
         self.segments = segments
         self.count = alternatives.count
         self.codeSize = size
+        self.jitCodeSize = jitSize
         var steps: [Step] = []
         var fallbacks: [Step] = []
         for segment in segments {
@@ -195,8 +215,11 @@ public final class RegexSet: @unchecked Sendable {
             needsCheck: b.needsCheck, alternative: b.alternative, fallbackStart: 0, fallbackCount: 0)
     }
 
-    private static func single(_ pattern: String, index: Int, anchoring: RegexAnchoring, jit: Bool) throws(RegexSetError) -> Regex {
+    private static func single(
+        _ pattern: String, index: Int, anchoring: RegexAnchoring, jit: Bool, cache: RegexCache?
+    ) throws(RegexSetError) -> Regex {
         do {
+            if let cache { return try cache.regex(pattern, anchoring: anchoring, jit: jit) }
             return try Regex(pattern, anchoring: anchoring, jit: jit)
         } catch {
             throw RegexSetError(alternative: index, error: error)
@@ -279,6 +302,39 @@ func decodeMark(_ mark: UnsafePointer<UInt8>) -> Int {
     return value
 }
 
+/// Compiled single patterns shared by the ``RegexSet``s and header tests built with it: a pattern
+/// that many sets list (the same route group reached from many sources and methods) is compiled
+/// once per anchoring and JIT choice. Compiled `Regex` values are immutable, so sharing them
+/// changes no match. Meant for building one policy, from one thread; keeps what it compiled
+/// alive as long as the regexes it handed out.
+public final class RegexCache {
+    private struct Key: Hashable {
+        var pattern: String
+        var anchoring: RegexAnchoring
+        var jit: Bool
+    }
+
+    private var regexes: [Key: Regex] = [:]
+    /// Bytes of compiled code (PCRE2_INFO_SIZE) of every regex the cache holds, each once.
+    public private(set) var codeSize = 0
+    /// Bytes of JIT code (PCRE2_INFO_JITSIZE) of the same regexes.
+    public private(set) var jitCodeSize = 0
+
+    /// An empty cache.
+    public init() {}
+
+    /// The compiled `pattern`, compiling it on first use.
+    public func regex(_ pattern: String, anchoring: RegexAnchoring, jit: Bool) throws(RegexSyntaxError) -> Regex {
+        let key = Key(pattern: pattern, anchoring: anchoring, jit: jit)
+        if let known = regexes[key] { return known }
+        let regex = try Regex(pattern, anchoring: anchoring, jit: jit)
+        regexes[key] = regex
+        codeSize += regex.codeSize
+        jitCodeSize += regex.jitCodeSize
+        return regex
+    }
+}
+
 /// The callout every merged branch with further conditions ends in: accept (0) or backtrack (1).
 let regexSetCallout: PCRE2.CalloutFunction = { block, data in
     guard let block, let data, let mark = block.pointee.mark else { return 1 }
@@ -297,9 +353,8 @@ let regexSetCallout: PCRE2.CalloutFunction = { block, data in
 
 extension Regex {
     /// Bytes of compiled pattern (PCRE2_INFO_SIZE).
-    public var codeSize: Int {
-        var size: Int = 0
-        guard pcre2_pattern_info_8(code, 22, &size) == 0 else { return 0 }  // PCRE2_INFO_SIZE
-        return size
-    }
+    public var codeSize: Int { PCRE2.size(code, PCRE2.infoSize) }
+
+    /// Bytes of JIT-compiled machine code (PCRE2_INFO_JITSIZE); 0 when not JIT-compiled.
+    public var jitCodeSize: Int { PCRE2.size(code, PCRE2.infoJITSize) }
 }

@@ -24,21 +24,22 @@ extension ExecutablePolicy {
             let word = code[pc]
             switch UInt8(truncatingIfNeeded: word) {
             case Opcode.switchDestination.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: query.destination) ?? pc &+ 2
+                pc = lookup(Int(code[pc &+ 1]), key: query.destination) ?? Int(code[pc &+ 2])
             case Opcode.switchSource.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: query.source) ?? pc &+ 2
+                pc = lookup(Int(code[pc &+ 1]), key: query.source) ?? Int(code[pc &+ 2])
             case Opcode.switchProtocol.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: query.proto.rawValue) ?? pc &+ 2
+                // A direct table of three targets, in ProtocolCode order.
+                pc = Int(code[pc &+ 1 &+ Int(query.proto.rawValue)])
             case Opcode.switchPort.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: query.port) ?? pc &+ 2
+                pc = lookup(Int(code[pc &+ 1]), key: query.port) ?? Int(code[pc &+ 2])
             case Opcode.switchMethod.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: scratch.methodIndex) ?? pc &+ 2
+                pc = lookup(Int(code[pc &+ 1]), key: scratch.methodIndex) ?? Int(code[pc &+ 2])
             case Opcode.matchRoutes.rawValue:
                 let grant: UInt32? = routeSets[Int(code[pc &+ 1])]._withUnsafeGuaranteedRef { set in
                     match(set, scratch: scratch).map { set.candidates[$0].grant }
                 }
                 if let grant { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
-                pc &+= 2
+                pc = Int(code[pc &+ 2])
             case Opcode.allow.rawValue:
                 return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc &+ 1])
             case Opcode.deny.rawValue:
@@ -74,7 +75,7 @@ extension ExecutablePolicy {
         while true {
             switch UInt8(truncatingIfNeeded: code[pc]) {
             case Opcode.switchService.rawValue:
-                pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? pc &+ 2
+                pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? Int(code[pc &+ 2])
             case Opcode.splitWhen.rawValue:
                 let condition = program.splitConditions[Int(code[pc &+ 1])]
                 if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
@@ -124,6 +125,16 @@ extension ExecutablePolicy {
     private func lookup(_ offset: Int, key: UInt32) -> Int? {
         let tables = self.tables
         let log2 = tables[offset]
+        if log2 & SwitchTable.linearTag != 0 {
+            // Linear: at most SwitchTable.maxLinear (key, target) pairs, compared in order.
+            var i = offset &+ 1
+            let end = i &+ Int(log2 & ~SwitchTable.linearTag) &* 2
+            while i < end {
+                if tables[i] == key { return Int(tables[i &+ 1]) }
+                i &+= 2
+            }
+            return nil
+        }
         let mask = (1 &<< Int(log2)) &- 1
         let base = offset &+ 2
         var slot = Int(SwitchTable.slot(key, log2: log2))

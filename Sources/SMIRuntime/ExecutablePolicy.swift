@@ -72,8 +72,10 @@ public final class ExecutablePolicy: @unchecked Sendable {
     let normalization: PathNormalization
     let validUTF8Paths: Bool
     /// PCRE2's compiled size (without JIT code) of every distinct path set and header pattern
-    /// this policy holds: shared sets and patterns counted once.
+    /// this policy holds: shared sets and single-pattern programs counted once.
     public let regexCodeBytes: Int
+    /// PCRE2's JIT code size (PCRE2_INFO_JITSIZE) of the same regexes, counted the same way.
+    public let regexJITBytes: Int
 
     /// Verifies `program` and compiles its regexes. A program that fails is never run.
     public init(program: Program) throws(LoadError) {
@@ -89,7 +91,9 @@ public final class ExecutablePolicy: @unchecked Sendable {
         // from several sources or methods): they share one compiled RegexSet, and equal header
         // patterns share one Regex, which cuts regex memory and the cache lines a decision touches.
         var sharedSets: [[RegexAlternative]: RegexSet] = [:]
-        var sharedHeaderRegexes: [String: Regex] = [:]
+        // Single-pattern programs (a merged branch alone, unmergeable patterns, header
+        // patterns) are shared across sets too: the same pattern in many lists compiles once.
+        let singles = RegexCache()
         for set in program.routeSets {
             var alternatives: [RegexAlternative] = []
             var candidates: [ExecutableRouteSet.Candidate] = []
@@ -101,14 +105,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
                 for h in c.headers {
                     let source = program.string(h.pattern) ?? ""
                     let name = Array((program.string(h.name) ?? "").utf8)
-                    if let regex = sharedHeaderRegexes[source] {
-                        tests.append(.init(name: name, regex: regex))
-                        continue
-                    }
                     do {
-                        let regex = try Regex(source, anchoring: .whole)
-                        sharedHeaderRegexes[source] = regex
-                        tests.append(.init(name: name, regex: regex))
+                        tests.append(.init(name: name, regex: try singles.regex(source, anchoring: .whole, jit: true)))
                     } catch {
                         throw .regex(pattern: source, message: error.message)
                     }
@@ -120,7 +118,7 @@ public final class ExecutablePolicy: @unchecked Sendable {
                 continue
             }
             do {
-                let paths = try RegexSet(alternatives, anchoring: anchoring)
+                let paths = try RegexSet(alternatives, anchoring: anchoring, cache: singles)
                 sharedSets[alternatives] = paths
                 sets.append(ExecutableRouteSet(paths: paths, candidates: candidates))
             } catch {
@@ -128,8 +126,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
             }
         }
         routeSetStorage = sets
-        regexCodeBytes = sharedSets.values.reduce(0) { $0 + $1.codeSize }
-            + sharedHeaderRegexes.values.reduce(0) { $0 + $1.codeSize }
+        regexCodeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
+        regexJITBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
         codeWords = PolicyWords(copying: program.code)
         tableWords = PolicyWords(copying: program.tables)
         code = codeWords.buffer

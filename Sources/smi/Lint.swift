@@ -1,4 +1,5 @@
 import ArgumentParser
+import SMIBytecode
 import SMIEngine
 
 /// `smi lint`: compile files and folders and report every problem.
@@ -28,8 +29,12 @@ struct Lint: ParsableCommand {
     @Flag(help: "Print how long each phase took (reading, parsing, decoding, compiling) to standard error.")
     var timings = false
 
+    @Flag(help: "Print the compiled policy's size (Policy.footprint), per TrafficTarget and per opcode, to standard error.")
+    var footprint = false
+
     func run() throws {
         let diagnostics: [Diagnostic]
+        var compiled: Policy?
         var phases = PolicyTimings()
         // Lint prints diagnostics only; the disassembler's annotations (a note string per node,
         // interned into the string table) would be built and thrown away.
@@ -37,9 +42,11 @@ struct Lint: ParsableCommand {
         options.annotations = false
         let start = ContinuousClock.now
         do {
-            diagnostics = try Policy.compile(
+            let policy = try Policy.compile(
                 paths: paths, options: options, limits: flags.loaderLimits, timings: &phases
-            ).diagnostics
+            )
+            diagnostics = policy.diagnostics
+            compiled = policy
         } catch {
             diagnostics = error.diagnostics
         }
@@ -54,8 +61,45 @@ struct Lint: ParsableCommand {
             }
             StandardError.writeLine("timing: \(milliseconds(total)) ms  total")
         }
+        if footprint, let compiled { StandardError.writeLine(footprintReport(compiled)) }
         if errors > 0 { throw ExitCode.failure }
     }
+}
+
+/// `Policy.footprint` per TrafficTarget, then code and table bytes per opcode.
+private func footprintReport(_ policy: Policy) -> String {
+    let f = policy.footprint
+    let targets = max(1, policy.normalized?.targets.count ?? 1)
+    func perTarget(_ bytes: Int) -> String {
+        let tenths = bytes * 10 / targets
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+    var lines = [
+        "footprint: \(f)",
+        "footprint: TrafficTargets \(targets), per TrafficTarget: total \(perTarget(f.total)) B (code \(perTarget(f.code)), "
+            + "tables \(perTarget(f.tables)), strings \(perTarget(f.strings)), sections \(perTarget(f.sections)), "
+            + "regex \(perTarget(f.regexCode))); regex JIT \(perTarget(f.regexJIT)) B not counted",
+    ]
+    let program = policy.program
+    var instructions: [Opcode: (count: Int, codeWords: Int, tableWords: Int)] = [:]
+    var pc = 0
+    while pc < program.code.count, let op = Opcode(rawValue: UInt8(truncatingIfNeeded: program.code[pc])) {
+        var row = instructions[op] ?? (0, 0, 0)
+        row.count += 1
+        row.codeWords += op.length
+        if op.info.operands.first == .switchTable, pc + 1 < program.code.count {
+            row.tableWords += SwitchTable.words(program.tables, at: Int(program.code[pc + 1]))
+        }
+        instructions[op] = row
+        pc += op.length
+    }
+    for op in Opcode.allCases {
+        guard let row = instructions[op] else { continue }
+        lines.append(
+            "footprint: \(op.info.mnemonic): \(row.count) instructions, code \(perTarget(row.codeWords * 4)) B/TT, "
+                + "tables \(perTarget(row.tableWords * 4)) B/TT")
+    }
+    return lines.joined(separator: "\n")
 }
 
 /// A duration in milliseconds with one decimal, right-aligned: `  1234.5`.

@@ -197,13 +197,18 @@ struct BundleTests {
 
     // MARK: Refusals
 
-    @Test("another format version is refused, naming both versions")
+    @Test("another format version is refused, naming both versions: the older format 1 and a newer one")
     func otherVersion() throws {
-        var bytes = try Self.golden("seed-v1alpha1").bundle()
-        Self.putWord(2, at: BundleLayout.formatVersionOffset, in: &bytes)
-        #expect(Self.decodeError(bytes) == .unsupportedFormatVersion(found: 2, supported: 1))
-        #expect(Self.decodeError(Self.resigned(bytes)) == .unsupportedFormatVersion(found: 2, supported: 1))
-        #expect(Self.loadCode(bytes) == "bundle-unsupported-version")
+        #expect(BundleLayout.formatVersion == 2)
+        for other: UInt32 in [1, 3] {
+            var bytes = try Self.golden("seed-v1alpha1").bundle()
+            Self.putWord(other, at: BundleLayout.formatVersionOffset, in: &bytes)
+            #expect(Self.decodeError(bytes) == .unsupportedFormatVersion(found: other, supported: 2))
+            #expect(Self.decodeError(Self.resigned(bytes)) == .unsupportedFormatVersion(found: other, supported: 2))
+            #expect(Self.loadCode(bytes) == "bundle-unsupported-version")
+            let message = try #require(Self.decodeError(Self.resigned(bytes))).description
+            #expect(message.contains("version \(other)") && message.contains("version 2"), "\(message)")
+        }
     }
 
     @Test("every truncation of a small bundle is refused; one byte more is trailing")

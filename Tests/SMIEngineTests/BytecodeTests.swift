@@ -9,12 +9,15 @@ import Testing
 private struct HandProgram {
     var program: Program
     /// Code offsets of the instructions, by name.
-    let jumpAt = 12, allowAt = 14, denyAt = 16, matchRoutesAt = 10, splitWhenAt = 20, pickAt = 23, rootAt = 26
-    let switchDestAt = 0, switchServiceAt = 18
+    let switchDestAt = 0, switchSourceAt = 3, switchProtoAt = 6, switchPortAt = 10, switchMethodAt = 13
+    let matchRoutesAt = 16, jumpAt = 19, allowAt = 21, denyAt = 23
+    let switchServiceAt = 25, splitWhenAt = 28, pickAt = 31, rootAt = 34
     var weightTableOffset = 0
     var destTableOffset = 0
 
-    init() {
+    /// `hashSource`: write SWITCH_SOURCE's one-entry table in the hash form instead of the linear
+    /// one the compiler would choose (both must decide alike).
+    init(hashSource: Bool = false) {
         var p = Program(options: ProgramOptions(
             fullPathMatch: false, normalization: .all, matchLimit: 100_000, depthLimit: 10_000, trustDomain: nil))
         p.strings = ["default/a", "default/b", "default/t", "m", "/x", "GET", "user-agent", ".*Firefox.*", "note"]
@@ -30,32 +33,33 @@ private struct HandProgram {
             defer { tables += words }
             return UInt32(tables.count)
         }
-        let dest = table(SwitchTable.encode([(key: 1, target: 2)]))
-        let source = table(SwitchTable.encode([(key: 0, target: 4)]))
-        let proto = table(SwitchTable.encode([(key: ProtocolCode.http.rawValue, target: 6)]))
-        let port = table(SwitchTable.encode([(key: 80, target: 8)]))
-        let method = table(SwitchTable.encode([(key: 0, target: 10)]))
-        let service = table(SwitchTable.encode([(key: 1, target: 20)]))
+        let dest = table(SwitchTable.encode([(key: 1, target: 3)]))
+        let sourceEntries: [(key: UInt32, target: UInt32)] = [(key: 0, target: 6)]
+        let source = table(hashSource ? SwitchTable.encodeHash(sourceEntries) : SwitchTable.encode(sourceEntries))
+        let port = table(SwitchTable.encode([(key: 80, target: 13)]))
+        let method = table(SwitchTable.encode([(key: 0, target: 16)]))
+        let service = table(SwitchTable.encode([(key: 1, target: 28)]))
         let weights = table(WeightTable.encode([(name: 0, weight: 1), (name: 1, weight: 3)]) ?? [])
         p.tables = tables
         weightTableOffset = Int(weights)
         destTableOffset = Int(dest)
         func op(_ o: Opcode, _ operands: UInt32...) -> [UInt32] { [o.headerWord] + operands }
-        p.code = op(.switchDestination, dest)  // 0
-            + op(.switchSource, source)  // 2
-            + op(.switchProtocol, proto)  // 4
-            + op(.switchPort, port)  // 6
-            + op(.switchMethod, method)  // 8
-            + op(.matchRoutes, 0)  // 10
-            + op(.jump, 16)  // 12 (ALLOW at 14 is dead code, kept so every opcode appears)
-            + op(.allow, 0)  // 14
-            + op(.deny, DenyCode.noRouteMatched.rawValue)  // 16
-            + op(.switchService, service)  // 18
-            + op(.splitWhen, 0, 26)  // 20
-            + op(.pick, weights, 1)  // 23
-            + op(.answerRoot)  // 26
+        // Every default goes to the one DENY at 23, as the compiler shares it.
+        p.code = op(.switchDestination, dest, 23)  // 0
+            + op(.switchSource, source, 23)  // 3
+            + op(.switchProtocol, 10, 23, 23)  // 6: http, tcp, udp
+            + op(.switchPort, port, 23)  // 10
+            + op(.switchMethod, method, 23)  // 13
+            + op(.matchRoutes, 0, 19)  // 16
+            + op(.jump, 23)  // 19 (ALLOW at 21 is dead code, kept so every opcode appears)
+            + op(.allow, 0)  // 21
+            + op(.deny, DenyCode.noRouteMatched.rawValue)  // 23
+            + op(.switchService, service, 34)  // 25
+            + op(.splitWhen, 0, 34)  // 28
+            + op(.pick, weights, 1)  // 31
+            + op(.answerRoot)  // 34
         p.accessEntry = 0
-        p.splitEntry = 18
+        p.splitEntry = 25
         p.annotations = [Annotation(offset: 0, text: 8)]
         program = p
     }
@@ -87,36 +91,41 @@ struct BytecodeTests {
 
     @Test("the hand-built program that uses every opcode verifies, loads and runs")
     func handProgramIsValid() throws {
-        let hand = HandProgram()
-        let used = Set(decodeOpcodes(hand.program.code))
-        #expect(used == Set(Opcode.allCases), "the hand program must cover every opcode")
-        try Verifier.verify(hand.program)
-        let executable = try ExecutablePolicy(program: hand.program)
-        let scratch = try #require(EvaluationScratch())
-        func access(_ path: String, userAgent: String) -> AccessResult {
-            var path = path, method = "GET", name = "User-Agent", value = userAgent, a = "default/a", b = "default/b"
-            return a.withUTF8 { a in b.withUTF8 { b in method.withUTF8 { m in path.withUTF8 { p in name.withUTF8 { n in value.withUTF8 { v in
-                let headers = [RawHeader(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v))]
-                return headers.withUnsafeBufferPointer { h in
-                    executable.decide(AccessQuery(
-                        source: executable.resolveIdentity(UnsafeRawBufferPointer(a)),
-                        destination: executable.resolveIdentity(UnsafeRawBufferPointer(b)),
-                        port: 80, proto: .http, method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(p),
-                        headers: h), scratch: scratch)
-                }
-            } } } } } }
+        for hash in [false, true] {
+            let hand = HandProgram(hashSource: hash)
+            let used = Set(decodeOpcodes(hand.program.code))
+            #expect(used == Set(Opcode.allCases), "the hand program must cover every opcode")
+            try Verifier.verify(hand.program)
+            let executable = try ExecutablePolicy(program: hand.program)
+            let scratch = try #require(EvaluationScratch())
+            func access(_ path: String, userAgent: String, source: String = "default/a") -> AccessResult {
+                var path = path, method = "GET", name = "User-Agent", value = userAgent, a = source, b = "default/b"
+                return a.withUTF8 { a in b.withUTF8 { b in method.withUTF8 { m in path.withUTF8 { p in name.withUTF8 { n in value.withUTF8 { v in
+                    let headers = [RawHeader(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v))]
+                    return headers.withUnsafeBufferPointer { h in
+                        executable.decide(AccessQuery(
+                            source: executable.resolveIdentity(UnsafeRawBufferPointer(a)),
+                            destination: executable.resolveIdentity(UnsafeRawBufferPointer(b)),
+                            port: 80, proto: .http, method: UnsafeRawBufferPointer(m), target: UnsafeRawBufferPointer(p),
+                            headers: h), scratch: scratch)
+                    }
+                } } } } } }
+            }
+            let granted = access("/x/y", userAgent: "Firefox")
+            #expect(granted.allowed && granted.grant == 0)
+            #expect(access("/x/y", userAgent: "Chrome").allowed == false)
+            #expect(access("/y", userAgent: "Firefox").allowed == false)
+            // A source the table lacks takes SWITCH_SOURCE's default target, in either table form.
+            let miss = access("/x/y", userAgent: "Firefox", source: "default/b")
+            #expect(!miss.allowed && miss.reason == .noRouteMatched)
+            let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+            let split = executable.selectBackend(
+                SplitQuery(service: 1, entropy: .max, method: nil, target: nil, headers: none, port: 80), scratch: scratch)
+            #expect(split.backend == 1 && split.split == 1)
+            let root = executable.selectBackend(
+                SplitQuery(service: 1, entropy: 0, method: nil, target: nil, headers: none, port: 81), scratch: scratch)
+            #expect(root.backend == noIndex && root.split == noIndex)
         }
-        let granted = access("/x/y", userAgent: "Firefox")
-        #expect(granted.allowed && granted.grant == 0)
-        #expect(access("/x/y", userAgent: "Chrome").allowed == false)
-        #expect(access("/y", userAgent: "Firefox").allowed == false)
-        let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
-        let split = executable.selectBackend(
-            SplitQuery(service: 1, entropy: .max, method: nil, target: nil, headers: none, port: 80), scratch: scratch)
-        #expect(split.backend == 1 && split.split == 1)
-        let root = executable.selectBackend(
-            SplitQuery(service: 1, entropy: 0, method: nil, target: nil, headers: none, port: 81), scratch: scratch)
-        #expect(root.backend == noIndex && root.split == noIndex)
     }
 
     @Test("the disassembler prints every opcode's mnemonic, resolved operands and notes")
@@ -125,11 +134,14 @@ struct BytecodeTests {
         for op in Opcode.allCases {
             #expect(text.contains(" \(op.info.mnemonic)"), "the disassembly lacks \(op.info.mnemonic):\n\(text)")
         }
-        #expect(text.contains("SWITCH_DEST {default/b->2}"))
+        #expect(text.contains("SWITCH_DEST {default/b->3} ->23"))
+        #expect(text.contains("SWITCH_PROTO http->10 tcp->23 udp->23"))
+        #expect(text.contains("MATCH_ROUTES routes 0 ->19"))
+        #expect(text.contains("SWITCH_SERVICE {default/b->28} ->34"))
         #expect(text.contains("ALLOW default/t HTTPRouteGroup match=m"))
         #expect(text.contains("DENY no-route-matched"))
-        #expect(text.contains("JUMP ->16"))
-        #expect(text.contains("SPLIT_WHEN condition 0 ->26"))
+        #expect(text.contains("JUMP ->23"))
+        #expect(text.contains("SPLIT_WHEN condition 0 ->34"))
         #expect(text.contains("PICK {default/a:1, default/b:3} default/b"))
         #expect(text.contains("ROOT"))
         #expect(text.contains("; note"))
@@ -142,9 +154,9 @@ struct BytecodeTests {
     func disassemblerSurvivesCorruption() {
         var p = HandProgram().program
         p.code[1] = 9999  // table offset
-        p.code[15] = 42  // grant
-        p.code[17] = 77  // reason
-        p.code[25] = 50  // name
+        p.code[22] = 42  // grant
+        p.code[24] = 77  // reason
+        p.code[33] = 50  // name
         p.code.append(0xEE)  // unknown opcode
         let text = Disassembler.disassemble(p)
         #expect(text.contains("table?9999"))
@@ -159,58 +171,108 @@ struct BytecodeTests {
     @Test("a backward jump is refused")
     func backwardJump() {
         var p = HandProgram().program
-        p.code[13] = 2
+        p.code[20] = 2
         expectRefused(p, "backward jump")
     }
 
     @Test("a jump to itself is refused")
     func selfJump() {
         var p = HandProgram().program
-        p.code[13] = 12
+        p.code[20] = 19
         expectRefused(p, "jump to itself")
     }
 
     @Test("a jump into the middle of an instruction is refused")
     func jumpIntoInstruction() {
         var p = HandProgram().program
-        p.code[13] = 15
+        p.code[20] = 22
         expectRefused(p, "jump into ALLOW's operand")
     }
 
     @Test("a jump or split target past the end of the code is refused")
     func targetPastEnd() {
         var p = HandProgram().program
-        p.code[13] = UInt32(p.code.count)
+        p.code[20] = UInt32(p.code.count)
         expectRefused(p, "jump to the end")
         p = HandProgram().program
-        p.code[22] = 1000
+        p.code[30] = 1000
         expectRefused(p, "SPLIT_WHEN target past the end")
         p = HandProgram().program
-        p.code[22] = 24
+        p.code[30] = 32
         expectRefused(p, "SPLIT_WHEN target inside PICK")
         p = HandProgram().program
-        p.code[22] = 20
+        p.code[30] = 28
         expectRefused(p, "SPLIT_WHEN target to itself")
     }
 
     @Test("a switch table whose target is backward, itself or past the end is refused")
     func badSwitchTargets() {
-        for target: UInt32 in [0, 1, 1000, 3] {
+        for target: UInt32 in [0, 1, 1000, 3, 4] {
             var p = HandProgram().program
-            let offset = p.code[3]  // SWITCH_SOURCE at 2: its table
+            let offset = p.code[4]  // SWITCH_SOURCE at 3: its table
             var entries = SwitchTable.decode(p.tables, at: Int(offset)) ?? []
             entries[0].target = target
             let encoded = SwitchTable.encode(entries)
             p.tables.replaceSubrange(Int(offset)..<(Int(offset) + encoded.count), with: encoded)
-            expectRefused(p, "switch target \(target) from offset 2")
+            expectRefused(p, "switch target \(target) from offset 3")
         }
+    }
+
+    @Test("a default target (of a switch or MATCH_ROUTES) that is backward, itself, inside an instruction or past the end is refused")
+    func badDefaultTargets() {
+        let hand = HandProgram()
+        for at in [hand.switchDestAt, hand.switchSourceAt, hand.switchPortAt, hand.switchMethodAt, hand.matchRoutesAt, hand.switchServiceAt] {
+            for target in [0, at, at + 1, hand.program.code.count, 1000] where target != 0 || at != 0 {
+                var p = hand.program
+                p.code[at + 2] = UInt32(target)
+                expectRefused(p, "default target \(target) of the instruction at \(at)")
+            }
+        }
+    }
+
+    @Test("a SWITCH_PROTO target that is backward, itself, inside an instruction or past the end is refused")
+    func badProtocolTargets() {
+        let hand = HandProgram()
+        for k in 1...3 {
+            for target in [2, hand.switchProtoAt, hand.switchProtoAt + 2, hand.program.code.count] {
+                var p = hand.program
+                p.code[hand.switchProtoAt + k] = UInt32(target)
+                expectRefused(p, "SWITCH_PROTO target \(k) = \(target)")
+            }
+        }
+    }
+
+    @Test("format 1's switch and MATCH_ROUTES forms (no default target, SWITCH_PROTO with a table) are refused")
+    func formatOneInstructions() {
+        let hand = HandProgram()
+        for (at, op) in [(hand.switchDestAt, Opcode.switchDestination), (hand.switchProtoAt, .switchProtocol), (hand.matchRoutesAt, .matchRoutes)] {
+            var p = hand.program
+            p.code[at] = UInt32(op.rawValue) | 1 << 8
+            expectRefused(p, "\(op.info.mnemonic) with one operand")
+        }
+    }
+
+    @Test("a linear switch table whose keys do not strictly increase is refused")
+    func unsortedLinearTable() {
+        for keys: [UInt32] in [[5, 2], [2, 2]] {
+            var p = HandProgram().program
+            let offset = UInt32(p.tables.count)
+            p.tables += [SwitchTable.linearTag | 2, keys[0], 3, keys[1], 3]
+            p.code[1] = offset
+            expectRefused(p, "linear keys \(keys)")
+        }
+        var p = HandProgram().program
+        let offset = UInt32(p.tables.count)
+        p.tables += [SwitchTable.linearTag | 2, 1, 3, 2, 3]
+        p.code[1] = offset
+        #expect(throws: Never.self) { try Verifier.verify(p) }
     }
 
     @Test("an unknown opcode is refused")
     func unknownOpcode() {
         for raw: UInt32 in [0, 14, 0xFF] {
             var p = HandProgram().program
-            p.code[16] = raw | 1 << 8
+            p.code[23] = raw | 1 << 8
             expectRefused(p, "opcode \(raw)")
         }
     }
@@ -218,13 +280,13 @@ struct BytecodeTests {
     @Test("a wrong operand count or set reserved bits are refused")
     func badOperandCountBits() {
         var p = HandProgram().program
-        p.code[14] = UInt32(Opcode.allow.rawValue) | 2 << 8
+        p.code[21] = UInt32(Opcode.allow.rawValue) | 2 << 8
         expectRefused(p, "ALLOW with 2 operands")
         p = HandProgram().program
-        p.code[26] = UInt32(Opcode.answerRoot.rawValue) | 1 << 8
+        p.code[34] = UInt32(Opcode.answerRoot.rawValue) | 1 << 8
         expectRefused(p, "ROOT with 1 operand")
         p = HandProgram().program
-        p.code[14] |= 1 << 20
+        p.code[21] |= 1 << 20
         expectRefused(p, "reserved bits")
     }
 
@@ -247,12 +309,21 @@ struct BytecodeTests {
         p.tables[hand.destTableOffset] = 31
         expectRefused(p, "log2 capacity 31")
         p = HandProgram().program
-        p.tables[hand.destTableOffset + 1] = 5
+        p.tables[hand.destTableOffset] = SwitchTable.linearTag | 1000
+        expectRefused(p, "linear table whose count runs past the tables")
+        // Hash form: an entry count that disagrees with the slots.
+        p = HandProgram().program
+        let hashed = UInt32(p.tables.count)
+        p.tables += SwitchTable.encodeHash([(key: 1, target: 3)])
+        p.code[1] = hashed
+        #expect(throws: Never.self) { try Verifier.verify(p) }
+        p.tables[Int(hashed) + 1] = 5
         expectRefused(p, "entry count that disagrees with the slots")
         p = HandProgram().program
-        p.tables.removeLast(p.tables.count - hand.destTableOffset - 3)
-        p.code = Array(p.code[0..<2]) + [Opcode.deny.headerWord, 1]
-        p.splitEntry = 2
+        p.tables.removeLast(p.tables.count - hand.destTableOffset - 2)
+        p.code = [Opcode.switchDestination.headerWord, UInt32(hand.destTableOffset), 3, Opcode.deny.headerWord, 1]
+        p.splitEntry = 3
+        p.annotations = []
         expectRefused(p, "switch table cut short")
     }
 
@@ -270,16 +341,16 @@ struct BytecodeTests {
     @Test("route set, grant, split condition and name operands out of range are refused")
     func operandIndicesOutOfRange() {
         var p = HandProgram().program
-        p.code[11] = 1
+        p.code[17] = 1
         expectRefused(p, "route set 1")
         p = HandProgram().program
-        p.code[15] = 1
+        p.code[22] = 1
         expectRefused(p, "grant 1")
         p = HandProgram().program
-        p.code[21] = 1
+        p.code[29] = 1
         expectRefused(p, "split condition 1")
         p = HandProgram().program
-        p.code[25] = 2
+        p.code[33] = 2
         expectRefused(p, "name 2")
     }
 
@@ -324,7 +395,7 @@ struct BytecodeTests {
     @Test("a last instruction that does not end evaluation is refused")
     func lastNotTerminator() {
         var p = HandProgram().program
-        p.code += [Opcode.matchRoutes.headerWord, 0]
+        p.code += [Opcode.matchRoutes.headerWord, 0, UInt32(p.code.count + 3)]
         expectRefused(p, "MATCH_ROUTES last")
         p = HandProgram().program
         p.code.removeLast()  // ROOT; SPLIT_WHEN now targets the end
@@ -334,9 +405,9 @@ struct BytecodeTests {
     @Test("an unknown deny reason is refused")
     func badDenyReason() {
         var p = HandProgram().program
-        p.code[17] = UInt32(DenyCode.allCases.count)
+        p.code[24] = UInt32(DenyCode.allCases.count)
         expectRefused(p, "deny reason past the table")
-        p.code[17] = .max
+        p.code[24] = .max
         expectRefused(p, "deny reason UInt32.max")
     }
 

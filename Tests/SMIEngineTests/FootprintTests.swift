@@ -25,7 +25,7 @@ struct FootprintTests {
             }
             // Keys spread like name indices; each is found by probing from its first slot.
             let entries = (0..<count).map { (key: UInt32($0 * 7 + 3), target: UInt32($0)) }
-            let table = SwitchTable.encode(entries)
+            let table = SwitchTable.encodeHash(entries)
             #expect(table.count == 2 + capacity * 2)
             let decoded = try #require(SwitchTable.decode(table, at: 0))
             #expect(decoded.sorted { $0.key < $1.key }.map(\.target) == entries.map(\.target))
@@ -42,6 +42,57 @@ struct FootprintTests {
                 #expect(found == e.target)
             }
         }
+    }
+
+    @Test("the first probe slot is the top log2 bits of key × 0x9E3779B1, 0 for log2 0")
+    func probeSlot() {
+        for log2: UInt32 in 0...30 {
+            for key: UInt32 in [0, 1, 2, 3, 80, 443, 8080, 65535, 123_456_789, .max - 1, .max] {
+                let expected = log2 == 0 ? 0 : (key &* 0x9E37_79B1) >> (32 - log2)
+                #expect(SwitchTable.slot(key, log2: log2) == expected, "key \(key) log2 \(log2)")
+                #expect(SwitchTable.slot(key, log2: log2) < 1 << log2)
+            }
+        }
+    }
+
+    @Test("tables of at most 8 entries are linear, sorted and 1 + 2 × count words; larger ones hash")
+    func linearTables() throws {
+        for count in 0...20 {
+            let entries = (0..<count).reversed().map { (key: UInt32($0 * 7 + 3), target: UInt32($0)) }
+            let table = SwitchTable.encode(entries)
+            let decoded = try #require(SwitchTable.decode(table, at: 0))
+            #expect(decoded.sorted { $0.key < $1.key }.map(\.target) == entries.reversed().map(\.target))
+            #expect(SwitchTable.words(table, at: 0) == table.count)
+            if count <= SwitchTable.maxLinear {
+                #expect(table.count == 1 + 2 * count)
+                #expect(table[0] == SwitchTable.linearTag | UInt32(count))
+                #expect(decoded.map(\.key) == decoded.map(\.key).sorted())
+            } else {
+                #expect(table[0] & SwitchTable.linearTag == 0)
+            }
+            for (index, target) in SwitchTable.targetPositions(table) {
+                #expect(table[index] == target)
+                #expect(table[index - 1] == UInt32(target) * 7 + 3)
+            }
+            #expect(SwitchTable.targetPositions(table).count == count)
+        }
+    }
+
+    @Test("a compiled policy holds each DENY reason once, every switch names its default, and SWITCH_PROTO has no table", arguments: goldenInputs)
+    func sharedDenies(input: URL) throws {
+        var options = PolicyOptions()
+        options.annotations = false
+        let policy = try Policy.compile(text: try String(contentsOf: input, encoding: .utf8), name: "input.yaml", options: options)
+        let code = policy.program.code
+        var denies: [UInt32] = []
+        var pc = 0
+        while pc < code.count, let op = Opcode(rawValue: UInt8(truncatingIfNeeded: code[pc])) {
+            if op == .deny { denies.append(code[pc + 1]) }
+            #expect(!op.info.operands.contains(.switchTable) || op.info.operands.last == .target)
+            pc += op.length
+        }
+        #expect(pc == code.count)
+        #expect(denies.count == Set(denies).count, "DENY repeated: \(denies)")
     }
 
     @Test("without annotations a policy compiles to the same instructions, minus the notes", arguments: goldenInputs)
@@ -99,6 +150,10 @@ struct FootprintTests {
             text: [group, target("a", source: "web"), target("b", source: "batch")].joined(separator: "\n---\n"))
         #expect(two.program.routeSets.count > one.program.routeSets.count)
         #expect(one.footprint.regexCode > 0)
+        // JIT code is reported on its own and kept out of the total.
+        let f = two.footprint
+        #expect(f.total == f.code + f.tables + f.strings + f.sections + f.regexCode)
+        #expect(two.footprint.regexJIT == one.footprint.regexJIT)
         #expect(two.footprint.regexCode == one.footprint.regexCode)
         #expect(two.footprint.sections > one.footprint.sections)
     }

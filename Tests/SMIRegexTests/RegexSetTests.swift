@@ -137,4 +137,50 @@ struct RegexSetTests {
         #expect(Regex.check("(") != nil)
         #expect(Regex.check("\\C") != nil)  // PCRE2_NEVER_BACKSLASH_C
     }
+
+    @Test("JIT code is measured apart from the compiled pattern, and only where JIT compiled")
+    func jitSize() throws {
+        let jitted = try Regex("/api/v[0-9]+/items/[^/]+", anchoring: .start)
+        let interpreted = try Regex("/api/v[0-9]+/items/[^/]+", anchoring: .start, jit: false)
+        #expect(jitted.codeSize > 0)
+        #expect(jitted.codeSize == interpreted.codeSize)
+        #expect(interpreted.jitCodeSize == 0)
+        #expect(jitted.jitCodeSize > 0 || !jitted.isJITCompiled)
+        let set = try RegexSet(
+            [RegexAlternative(pattern: "/a", needsCheck: false), RegexAlternative(pattern: "/b", needsCheck: true)],
+            anchoring: .start)
+        #expect(set.codeSize > 0)
+        #expect(set.jitCodeSize > 0 || !jitted.isJITCompiled)
+    }
+
+    @Test("a RegexCache compiles each single pattern once and counts it once; sets built with it match as without")
+    func cacheSharesSingles() throws {
+        let cache = RegexCache()
+        let a = try cache.regex("/a/[0-9]+", anchoring: .start, jit: false)
+        let b = try cache.regex("/a/[0-9]+", anchoring: .start, jit: false)
+        #expect(a === b)
+        #expect(cache.codeSize == a.codeSize)
+        let whole = try cache.regex("/a/[0-9]+", anchoring: .whole, jit: false)
+        #expect(whole !== a)
+        #expect(cache.codeSize == a.codeSize + whole.codeSize)
+        #expect(throws: RegexSyntaxError.self) { try cache.regex("(", anchoring: .start, jit: false) }
+
+        // Two merged sets listing the same patterns: their single fallbacks come from the cache.
+        let first = [RegexAlternative(pattern: "/x/.*", needsCheck: false), RegexAlternative(pattern: "/y", needsCheck: false)]
+        let second = [RegexAlternative(pattern: "/y", needsCheck: false), RegexAlternative(pattern: "/x/.*", needsCheck: false)]
+        let shared = RegexCache()
+        let s1 = try RegexSet(first, anchoring: .start, cache: shared)
+        let before = shared.codeSize
+        let s2 = try RegexSet(second, anchoring: .start, cache: shared)
+        #expect(before > 0 && shared.codeSize == before, "the second set compiled no new single program")
+        let plain2 = try RegexSet(second, anchoring: .start)
+        #expect(plain2.codeSize == s2.codeSize + before)
+        let scratch = try #require(RegexScratch(matchLimit: 100_000, depthLimit: 10_000))
+        for subject in ["/x/1", "/y", "/z", "/yx"] {
+            let bytes = Array(subject.utf8)
+            let got = bytes.withUnsafeBytes { (s2.firstMatch($0, validUTF8: true, scratch: scratch, checker: nil), plain2.firstMatch($0, validUTF8: true, scratch: scratch, checker: nil)) }
+            #expect(got.0 == got.1, "\(subject)")
+        }
+        _ = s1
+    }
 }

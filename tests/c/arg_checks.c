@@ -1166,7 +1166,7 @@ static void make_bundle(uint8_t out[BUNDLE_LENGTH]) {
     memset(out, 0, BUNDLE_LENGTH);
     static const uint8_t magic[8] = {0x53, 0x4D, 0x49, 0x42, 0x0D, 0x0A, 0x1A, 0x0A};
     memcpy(out, magic, 8);
-    put32(out + 8, 1);              /* format version */
+    put32(out + 8, 2);              /* format version */
     put32(out + 12, 64);            /* header length */
     put32(out + 16, BUNDLE_LENGTH); /* total length */
     put32(out + 24, 11);            /* sections */
@@ -1263,6 +1263,26 @@ static void test_bundles(void) {
     smi_diagnostics_free(diagnostics);
     diagnostics = NULL;
     bundle[300] ^= 1;
+    /* format version 1 (before the switches named their defaults), correctly checksummed: refused,
+     * the message naming both versions */
+    put32(bundle + 8, 1);
+    put32(bundle + 20, 0);
+    put32(bundle + 20, crc32c(bundle, sizeof bundle));
+    CHECK_STATUS(smi_policy_load_bundle(&policy, &diagnostics, bundle, sizeof bundle), SMI_ERROR_BUNDLE);
+    bundle_code(diagnostics, code, sizeof code);
+    CHECK(strcmp(code, "bundle-unsupported-version") == 0);
+    CHECK(policy == NULL);
+    {
+        smi_diagnostic d = {0};
+        d.size = sizeof d;
+        CHECK(smi_diagnostics_get(diagnostics, 0, &d) == SMI_OK);
+        char message[256] = {0};
+        if (d.message.length < sizeof message) memcpy(message, d.message.data, d.message.length);
+        CHECK(strstr(message, "version 1") != NULL && strstr(message, "version 2") != NULL);
+    }
+    smi_diagnostics_free(diagnostics);
+    diagnostics = NULL;
+    make_bundle(bundle);
     /* a backward jump with a valid checksum: the verifier refuses it */
     put32(bundle + 316, 9u | 1u << 8); /* JUMP */
     put32(bundle + 320, 0);            /* to itself */
