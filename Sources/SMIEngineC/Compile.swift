@@ -3,12 +3,18 @@ import SMIEngine
 
 // MARK: Compiling
 
-/// The options a caller passed, or a status when they are malformed.
-private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<PolicyOptions, StatusError> {
+/// The compile options and loader limits a caller's `smi_compile_options` select.
+private struct CompileSettings {
     var options = PolicyOptions()
+    var limits = LoaderLimits()
+}
+
+/// The options a caller passed, or a status when they are malformed.
+private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<CompileSettings, StatusError> {
+    var settings = CompileSettings()
     // Nothing in the C API reads disassembler annotations: they are kept only when asked for.
-    options.annotations = false
-    guard let pointer else { return .success(options) }
+    settings.options.annotations = false
+    guard let pointer else { return .success(settings) }
     // Read `size` alone first: the struct may be shorter than ours. A 0.1 caller's struct ends
     // after trust_domain; the fields added since are read only when `size` covers them.
     let size = Int(pointer.pointee.size)
@@ -19,10 +25,13 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     withUnsafeMutableBytes(of: &o) { own in
         own.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(size, own.count)))
     }
-    let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE
+    let knownFlags =
+        SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE | SMI_COMPILE_ONE_THREAD
     guard o.reserved == 0, o.flags & ~knownFlags == 0, o.normalization & ~SMI_NORMALIZE_ALL == 0 else {
         return .failure(.invalid)
     }
+    if o.flags & SMI_COMPILE_ONE_THREAD != 0 { settings.limits.threads = 1 }
+    var options = settings.options
     options.fullPathMatch = o.flags & SMI_COMPILE_FULL_PATH_MATCH != 0
     options.allowCrossNamespaceDestinations = o.flags & SMI_COMPILE_ALLOW_CROSS_NAMESPACE != 0
     options.annotations = o.flags & SMI_COMPILE_ANNOTATE != 0
@@ -33,7 +42,8 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     if o.max_target_length != 0 { options.maxTargetLength = Int(o.max_target_length) }
     guard let domain = o.trust_domain.swiftString else { return .failure(.invalid) }
     options.trustDomain = domain.isEmpty ? nil : domain
-    return .success(options)
+    settings.options = options
+    return .success(settings)
 }
 
 /// A status as an error, for `Result`.
@@ -69,12 +79,12 @@ public func smi_policy_compile(
     out.pointee = nil
     diagnostics?.pointee = nil
     guard count >= 0, count == 0 || sources != nil else { return SMI_ERROR_INVALID_ARGUMENT }
-    let parsed: PolicyOptions
+    let parsed: CompileSettings
     switch policyOptions(options) {
     case .success(let o): parsed = o
     case .failure(let e): return e.status
     }
-    let limits = LoaderLimits()
+    let limits = parsed.limits
     var list: [PolicySource] = []
     list.reserveCapacity(count)
     if let sources {
@@ -88,7 +98,7 @@ public func smi_policy_compile(
         }
     }
     return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
-        try Policy.compile(sources: list, options: parsed, limits: limits)
+        try Policy.compile(sources: list, options: parsed.options, limits: limits)
     }
 }
 
@@ -101,7 +111,7 @@ public func smi_policy_compile_paths(
     out.pointee = nil
     diagnostics?.pointee = nil
     guard count >= 0, count == 0 || paths != nil else { return SMI_ERROR_INVALID_ARGUMENT }
-    let parsed: PolicyOptions
+    let parsed: CompileSettings
     switch policyOptions(options) {
     case .success(let o): parsed = o
     case .failure(let e): return e.status
@@ -116,7 +126,7 @@ public func smi_policy_compile_paths(
         }
     }
     return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
-        try Policy.compile(paths: list, options: parsed)
+        try Policy.compile(paths: list, options: parsed.options, limits: parsed.limits)
     }
 }
 
