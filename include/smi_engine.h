@@ -136,10 +136,10 @@ typedef struct smi_source {
  *  policy is smaller (about 150 bytes per TrafficTarget) and compiles faster. A bundle written
  *  from an annotated policy carries them for `smi disasm`. */
 #define SMI_COMPILE_ANNOTATE 0x4u
-/** Read, parse and decode the manifests on the calling thread only. By default
- *  smi_policy_compile() and smi_policy_compile_paths() use up to one thread per online processor
- *  (at most 8) for that part, started and joined within the call; the result (policy,
- *  diagnostics and their order) is the same either way. */
+/** Compile on the calling thread only. By default smi_policy_compile() and
+ *  smi_policy_compile_paths() read, parse and decode the manifests and lower the TrafficTargets
+ *  on up to one thread per online processor (at most 8), started and joined within the call;
+ *  the result (policy, diagnostics and their order) is the same either way. */
 #define SMI_COMPILE_ONE_THREAD 0x8u
 
 /* smi_compile_options.normalization: path normalization steps (SEMANTICS.md section 5) */

@@ -75,19 +75,19 @@ public final class Policy: Sendable {
     /// `.yml` and `.json`).
     public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
         var timings = PolicyTimings()
-        return try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
+        return try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles the manifests in `paths` like ``compile(paths:options:limits:)``, and says in
     /// `timings` how long each phase took (filled in also when compiling fails).
     public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init(), timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
-        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
+        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles in-memory manifests; each source's name is what diagnostics call the file.
     public static func compile(sources: [PolicySource], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
         var timings = PolicyTimings()
-        return try compile(PolicyLoader.load(sources: sources, limits: limits), options: options, timings: &timings)
+        return try compile(PolicyLoader.load(sources: sources, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles one in-memory manifest text named `name`.
@@ -95,17 +95,20 @@ public final class Policy: Sendable {
         try compile(sources: [PolicySource(name: name, text: text)], options: options)
     }
 
-    private static func compile(_ loaded: LoadResult, options: PolicyOptions, timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
+    /// `threads` is ``LoaderLimits/threads``: the compiler's threaded pass uses the same count.
+    private static func compile(_ loaded: LoadResult, options: PolicyOptions, threads: Int, timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
         timings.load = loaded.timings
+        var compileOptions = options.compileOptions
+        compileOptions.threads = threads
         var diagnostics = loaded.diagnostics
         if diagnostics.containsErrors {
             // Still run the compiler's checks (regexes, references) so every problem is reported.
-            let output = Compiler.compile(loaded.model, options: options.compileOptions)
+            let output = Compiler.compile(loaded.model, options: compileOptions)
             timings.compile = output.timings
             diagnostics += output.diagnostics
             throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
         }
-        let output = Compiler.compile(loaded.model, options: options.compileOptions)
+        let output = Compiler.compile(loaded.model, options: compileOptions)
         timings.compile = output.timings
         diagnostics += output.diagnostics
         guard let program = output.program else {

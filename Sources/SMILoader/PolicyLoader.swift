@@ -7,6 +7,10 @@ import SMIModel
 /// by input in load order, then by line and column. Non-SMI objects, objects without
 /// `apiVersion` and empty documents are skipped with a `skipped` note; `kind: List` objects are
 /// expanded. Bad input never traps.
+///
+/// Inputs are read, parsed and decoded on up to ``LoaderLimits/threads`` threads, each input on
+/// its own, and merged in load order on the calling thread: the result does not depend on the
+/// thread count.
 public enum PolicyLoader {
     /// Loads in-memory sources, in the order given.
     ///
@@ -565,22 +569,32 @@ struct LoadSession {
         }
     }
 
-    /// The values in the order of their identities (sorting the keys alone moves far less than
-    /// sorting key/value pairs).
-    private static func sortedByID<Value>(_ values: [ResourceID: Value]) -> [Value] {
-        values.keys.sorted().compactMap { values[$0] }
+    /// The values in the order of their identities `keys` (sorted).
+    private static func values<Value>(_ values: [ResourceID: Value], in keys: [ResourceID]) -> [Value] {
+        keys.compactMap { values[$0] }
     }
 
     /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
         let start = ContinuousClock.now
+        // Each kind's identities sorted on its own, on the load's threads (the TrafficTargets are
+        // most of the work; identities are unique, so any sort gives the same order). Sorting the
+        // keys alone moves far less than sorting key/value pairs.
+        let unsorted: [[ResourceID]] = [
+            Array(trafficTargets.keys), Array(identityBindings.keys), Array(httpRouteGroups.keys),
+            Array(tcpRoutes.keys), Array(udpRoutes.keys), Array(trafficSplits.keys),
+        ]
+        var sortedIDs: [[ResourceID]] = []
+        OrderedWork.run(
+            count: unsorted.count, threads: min(PolicyLoader.threadCount(limits), 2),
+            work: { unsorted[$0].sorted() }, consume: { sortedIDs.append($0) })
         var model = PolicyModel()
-        model.trafficTargets = Self.sortedByID(trafficTargets)
-        model.identityBindings = Self.sortedByID(identityBindings)
-        model.httpRouteGroups = Self.sortedByID(httpRouteGroups)
-        model.tcpRoutes = Self.sortedByID(tcpRoutes)
-        model.udpRoutes = Self.sortedByID(udpRoutes)
-        model.trafficSplits = Self.sortedByID(trafficSplits)
+        model.trafficTargets = Self.values(trafficTargets, in: sortedIDs[0])
+        model.identityBindings = Self.values(identityBindings, in: sortedIDs[1])
+        model.httpRouteGroups = Self.values(httpRouteGroups, in: sortedIDs[2])
+        model.tcpRoutes = Self.values(tcpRoutes, in: sortedIDs[3])
+        model.udpRoutes = Self.values(udpRoutes, in: sortedIDs[4])
+        model.trafficSplits = Self.values(trafficSplits, in: sortedIDs[5])
         // Inputs in load order (paths that were never read, such as missing ones, after those that were),
         // then line and column; diagnostics without a location last. The sort is stable. Keys are
         // computed once per diagnostic, not per comparison.

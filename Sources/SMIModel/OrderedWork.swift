@@ -15,9 +15,12 @@
 /// next result in order is not ready and jobs are left, it takes the next job itself. Helper
 /// threads stop taking jobs once they are `window` jobs ahead of the consumer, which bounds how
 /// many results (parsed documents) are held at once.
-enum OrderedWork {
+///
+/// It lives in SMIModel, the module every stage depends on, for the loader (one job per input)
+/// and the compiler (one job per slice of TrafficTargets); it is not API (`package`).
+package enum OrderedWork {
     /// How many threads to use when `requested` is 0: one per online processor, at most 8.
-    static func automaticThreadCount() -> Int {
+    package static func automaticThreadCount() -> Int {
         let online = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return online < 1 ? 1 : min(Int(online), 8)
     }
@@ -26,7 +29,7 @@ enum OrderedWork {
     /// with each result in order of `i`, on the calling thread. With one thread (or one job) no
     /// thread is started. Returns how many threads took part.
     @discardableResult
-    static func run<Result: Sendable>(
+    package static func run<Result: Sendable>(
         count: Int,
         threads: Int,
         work: @escaping @Sendable (Int) -> Result,
