@@ -585,8 +585,10 @@ struct LoadSession {
             Array(tcpRoutes.keys), Array(udpRoutes.keys), Array(trafficSplits.keys),
         ]
         var sortedIDs: [[ResourceID]] = []
+        // A thread costs tens of microseconds to start: worth it for large policies only.
+        let large = unsorted.reduce(0) { $0 + $1.count } > 20_000
         OrderedWork.run(
-            count: unsorted.count, threads: min(PolicyLoader.threadCount(limits), 2),
+            count: unsorted.count, threads: large ? min(PolicyLoader.threadCount(limits), 2) : 1,
             work: { unsorted[$0].sorted() }, consume: { sortedIDs.append($0) })
         var model = PolicyModel()
         model.trafficTargets = Self.values(trafficTargets, in: sortedIDs[0])
