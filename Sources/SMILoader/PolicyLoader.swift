@@ -586,7 +586,7 @@ struct LoadSession {
         ]
         var sortedIDs: [[ResourceID]] = []
         // A thread costs tens of microseconds to start: worth it for large policies only.
-        let large = unsorted.reduce(0) { $0 + $1.count } > 20_000
+        let large = unsorted.reduce(0) { $0 + $1.count } > 2_000
         OrderedWork.run(
             count: unsorted.count, threads: large ? min(PolicyLoader.threadCount(limits), 2) : 1,
             work: { unsorted[$0].sorted() }, consume: { sortedIDs.append($0) })

@@ -5,7 +5,8 @@ import Testing
 /// gives the same policy bytes and the same diagnostics, in the same order, as one thread.
 @Suite("Compiling on several threads")
 struct ThreadedCompileTests {
-    /// 3,000 TrafficTargets in 6 files: more than two lowering slices. Most grant a route that
+    /// 3,000 TrafficTargets in 6 files: more than two lowering slices, and enough resources that the
+    /// loader sorts the TrafficTarget identities on a thread of their own. Most grant a route that
     /// exists; every seventh names a missing HTTPRouteGroup, every eleventh has no rules, every
     /// thirteenth a destination in another namespace: lowering warnings spread over every slice.
     static func sources() -> [PolicySource] {
