@@ -44,13 +44,58 @@ public final class Policy: Sendable {
     /// Whether the policy was loaded from a compiled bundle rather than compiled from manifests.
     public var isFromBundle: Bool { normalized == nil }
 
-    private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
-        let executable: ExecutablePolicy
-        do {
-            executable = try ExecutablePolicy(program: program)
-        } catch {
+    /// The verifier's verdict or the executable program, from the two jobs of
+    /// ``init(program:normalized:diagnostics:options:threads:)``.
+    private enum ExecutableJob: Sendable {
+        case verified(VerificationError?)
+        case built(Result<ExecutablePolicy, LoadError>)
+    }
+
+    /// A policy around a program the compiler has just produced. The program is verified on a
+    /// second thread while its regexes compile and its tables are built (`threads` as in
+    /// ``LoaderLimits/threads``; 1 keeps both on the calling thread); a program that fails
+    /// verification is refused as before, whatever the other job found.
+    private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions, threads: Int) throws(PolicyCompileError) {
+        var verification: VerificationError?
+        var built: Result<ExecutablePolicy, LoadError>?
+        OrderedWork.run(
+            count: 2, threads: threads == 1 ? 1 : 2,
+            work: { job -> ExecutableJob in
+                if job == 0 {
+                    do throws(VerificationError) {
+                        try Verifier.verify(program)
+                        return .verified(nil)
+                    } catch {
+                        return .verified(error)
+                    }
+                }
+                do throws(LoadError) {
+                    return .built(.success(try ExecutablePolicy(verifiedProgram: program)))
+                } catch {
+                    return .built(.failure(error))
+                }
+            },
+            consume: { result in
+                switch result {
+                case .verified(let error): verification = error
+                case .built(let result): built = result
+                }
+            })
+        let refusal: LoadError?
+        var executable: ExecutablePolicy?
+        if let verification {
+            refusal = .verification(verification)
+        } else {
+            switch built {
+            case .success(let made): executable = made; refusal = nil
+            case .failure(let error): refusal = error
+            case nil: refusal = nil
+            }
+        }
+        guard let executable, refusal == nil else {
+            let reason = refusal.map { "\($0)" } ?? "no executable program"
             throw PolicyCompileError(diagnostics: diagnostics + [
-                Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(error)", at: nil)
+                Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(reason)", at: nil)
             ])
         }
         self.init(program: program, executable: executable, normalized: normalized, diagnostics: diagnostics, options: options)
@@ -116,7 +161,7 @@ public final class Policy: Sendable {
         }
         let start = ContinuousClock.now
         defer { timings.executable = start.duration(to: .now) }
-        return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options)
+        return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options, threads: threads)
     }
 
     // MARK: Deciding
