@@ -136,6 +136,12 @@ typedef struct smi_source {
  *  policy is smaller (about 150 bytes per TrafficTarget) and compiles faster. A bundle written
  *  from an annotated policy carries them for `smi disasm`. */
 #define SMI_COMPILE_ANNOTATE 0x4u
+/** Compile on the calling thread only. By default smi_policy_compile() and
+ *  smi_policy_compile_paths() read, parse and decode the manifests and lower the TrafficTargets
+ *  on up to one thread per online processor (at most 8), and verify the compiled program on a
+ *  second thread while its regexes compile, all started and joined within the call; the result
+ *  (policy, diagnostics and their order) is the same either way. */
+#define SMI_COMPILE_ONE_THREAD 0x8u
 
 /* smi_compile_options.normalization: path normalization steps (SEMANTICS.md section 5) */
 #define SMI_NORMALIZE_STRIP_QUERY 0x01u

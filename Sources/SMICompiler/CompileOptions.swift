@@ -17,6 +17,9 @@ public struct CompileOptions: Sendable, Hashable {
     /// Keep disassembler annotations (notes naming the resources behind instructions). They are
     /// not needed to decide; leaving them out saves their text and the time to build it.
     public var annotations = true
+    /// How many threads may lower TrafficTargets; 0 (the default) means one per online processor,
+    /// at most 8. The program and the diagnostics are the same for every value.
+    public var threads = 0
 
     /// The defaults.
     public init() {}

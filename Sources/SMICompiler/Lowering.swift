@@ -29,7 +29,30 @@ struct Lowering {
         for group in model.httpRouteGroups {
             loweredMatches[group.origin.id.qualifiedName] = lower(group)
         }
-        let targets = model.trafficTargets.sorted { $0.origin.id < $1.origin.id }.compactMap { lower($0) }
+        // TrafficTargets are lowered independently of each other: slices of them on the
+        // compile's threads, merged in order, so targets and diagnostics come out as one thread
+        // gives them.
+        let sorted = model.trafficTargets.sorted { $0.origin.id < $1.origin.id }
+        let context = TargetLowering(
+            options: options, loweredMatches: loweredMatches, tcpRoutes: tcpRoutes, udpRoutes: udpRoutes)
+        let slice = 1024
+        let threads = options.threads > 0 ? options.threads : OrderedWork.automaticThreadCount()
+        var targets: [NormalizedTarget] = []
+        targets.reserveCapacity(sorted.count)
+        OrderedWork.run(
+            count: (sorted.count + slice - 1) / slice, threads: threads,
+            work: { index -> ([NormalizedTarget], [Diagnostic]) in
+                var lowering = context
+                var lowered: [NormalizedTarget] = []
+                for target in sorted[(index * slice)..<min(sorted.count, (index + 1) * slice)] {
+                    if let normalized = lowering.lower(target) { lowered.append(normalized) }
+                }
+                return (lowered, lowering.diagnostics)
+            },
+            consume: { lowered, found in
+                targets += lowered
+                diagnostics += found
+            })
         let splits = lowerSplits()
         return NormalizedPolicy(targets: targets, splits: splits)
     }
@@ -93,9 +116,69 @@ struct Lowering {
         }
     }
 
+    // MARK: TrafficSplits
+
+    private mutating func lowerSplits() -> [NormalizedSplit] {
+        var result: [NormalizedSplit] = []
+        for split in model.trafficSplits.sorted(by: { $0.origin.id < $1.origin.id }) {
+            let id = split.origin.id
+            let ns = id.namespace
+            var httpMatches: [NormalizedMatch] = []
+            var tcp: [PortCoverage] = []
+            for (i, ref) in (split.matches ?? []).enumerated() {
+                let key = "\(ns)/\(ref.name)"
+                switch ref.kind {
+                case .httpRouteGroup:
+                    if let matches = loweredMatches[key] {
+                        httpMatches += matches
+                    } else {
+                        diagnostics.append(Diagnostic(
+                            .warning, .missingReference,
+                            "HTTPRouteGroup `\(key)` does not exist; it matches nothing",
+                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
+                    }
+                case .tcpRoute:
+                    if let route = tcpRoutes[key] {
+                        tcp.append(TargetLowering.coverage(route))
+                    } else {
+                        diagnostics.append(Diagnostic(
+                            .warning, .missingReference,
+                            "TCPRoute `\(key)` does not exist; it matches nothing",
+                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
+                    }
+                }
+            }
+            result.append(NormalizedSplit(
+                id: id, location: split.origin.location, root: "\(ns)/\(split.service.value)",
+                backends: split.backends.map { ("\(ns)/\($0.service)", $0.weight) },
+                hasMatches: !(split.matches ?? []).isEmpty, httpMatches: httpMatches, tcpCoverages: tcp))
+        }
+        return result
+    }
+}
+
+/// Lowers TrafficTargets, one at a time, against the lowered route groups and the routes; a value
+/// that any thread can copy, collecting its own diagnostics.
+struct TargetLowering: Sendable {
+    let options: CompileOptions
+    let loweredMatches: [String: [NormalizedMatch]]
+    let tcpRoutes: [String: PortRoute]
+    let udpRoutes: [String: PortRoute]
+    var diagnostics: [Diagnostic] = []
+
+    init(
+        options: CompileOptions, loweredMatches: [String: [NormalizedMatch]], tcpRoutes: [String: PortRoute],
+        udpRoutes: [String: PortRoute]
+    ) {
+        self.options = options
+        self.loweredMatches = loweredMatches
+        self.tcpRoutes = tcpRoutes
+        self.udpRoutes = udpRoutes
+    }
+
     // MARK: TrafficTargets
 
-    private mutating func lower(_ target: TrafficTarget) -> NormalizedTarget? {
+    mutating func lower(_ target: TrafficTarget) -> NormalizedTarget? {
         let id = target.origin.id
         let where_ = target.origin.location
         if target.sources.isEmpty {
@@ -167,14 +250,14 @@ struct Lowering {
                     rules.append(.tcp(route: rule.name, coverage: .ports([])))
                     continue
                 }
-                rules.append(.tcp(route: rule.name, coverage: coverage(route)))
+                rules.append(.tcp(route: rule.name, coverage: Self.coverage(route)))
             case .udpRoute:
                 guard let route = udpRoutes[key] else {
                     missing(rule, id: id, field: field)
                     rules.append(.udp(route: rule.name, coverage: .ports([])))
                     continue
                 }
-                rules.append(.udp(route: rule.name, coverage: coverage(route)))
+                rules.append(.udp(route: rule.name, coverage: Self.coverage(route)))
             }
         }
         return NormalizedTarget(
@@ -182,7 +265,7 @@ struct Lowering {
             port: target.port?.value, rules: rules)
     }
 
-    private func coverage(_ route: PortRoute) -> PortCoverage {
+    static func coverage(_ route: PortRoute) -> PortCoverage {
         route.coversAllPorts ? .all : .ports(Set(route.ports.map(\.value)))
     }
 
@@ -191,45 +274,5 @@ struct Lowering {
             .warning, .missingReference,
             "\(rule.kind.rawValue) `\(id.namespace)/\(rule.name)` does not exist; this rule matches nothing",
             at: rule.location, resource: id, field: field))
-    }
-
-    // MARK: TrafficSplits
-
-    private mutating func lowerSplits() -> [NormalizedSplit] {
-        var result: [NormalizedSplit] = []
-        for split in model.trafficSplits.sorted(by: { $0.origin.id < $1.origin.id }) {
-            let id = split.origin.id
-            let ns = id.namespace
-            var httpMatches: [NormalizedMatch] = []
-            var tcp: [PortCoverage] = []
-            for (i, ref) in (split.matches ?? []).enumerated() {
-                let key = "\(ns)/\(ref.name)"
-                switch ref.kind {
-                case .httpRouteGroup:
-                    if let matches = loweredMatches[key] {
-                        httpMatches += matches
-                    } else {
-                        diagnostics.append(Diagnostic(
-                            .warning, .missingReference,
-                            "HTTPRouteGroup `\(key)` does not exist; it matches nothing",
-                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
-                    }
-                case .tcpRoute:
-                    if let route = tcpRoutes[key] {
-                        tcp.append(coverage(route))
-                    } else {
-                        diagnostics.append(Diagnostic(
-                            .warning, .missingReference,
-                            "TCPRoute `\(key)` does not exist; it matches nothing",
-                            at: ref.location, resource: id, field: "spec.matches[\(i)]"))
-                    }
-                }
-            }
-            result.append(NormalizedSplit(
-                id: id, location: split.origin.location, root: "\(ns)/\(split.service.value)",
-                backends: split.backends.map { ("\(ns)/\($0.service)", $0.weight) },
-                hasMatches: !(split.matches ?? []).isEmpty, httpMatches: httpMatches, tcpCoverages: tcp))
-        }
-        return result
     }
 }

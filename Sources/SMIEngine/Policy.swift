@@ -44,13 +44,58 @@ public final class Policy: Sendable {
     /// Whether the policy was loaded from a compiled bundle rather than compiled from manifests.
     public let isFromBundle: Bool
 
-    private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions) throws(PolicyCompileError) {
-        let executable: ExecutablePolicy
-        do {
-            executable = try ExecutablePolicy(program: program)
-        } catch {
+    /// The verifier's verdict or the executable program, from the two jobs of
+    /// ``init(program:normalized:diagnostics:options:threads:)``.
+    private enum ExecutableJob: Sendable {
+        case verified(VerificationError?)
+        case built(Result<ExecutablePolicy, LoadError>)
+    }
+
+    /// A policy around a program the compiler has just produced. The program is verified on a
+    /// second thread while its regexes compile and its tables are built (`threads` as in
+    /// ``LoaderLimits/threads``; 1 keeps both on the calling thread); a program that fails
+    /// verification is refused as before, whatever the other job found.
+    private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions, threads: Int) throws(PolicyCompileError) {
+        var verification: VerificationError?
+        var built: Result<ExecutablePolicy, LoadError>?
+        OrderedWork.run(
+            count: 2, threads: threads == 1 ? 1 : 2,
+            work: { job -> ExecutableJob in
+                if job == 0 {
+                    do throws(VerificationError) {
+                        try Verifier.verify(program)
+                        return .verified(nil)
+                    } catch {
+                        return .verified(error)
+                    }
+                }
+                do throws(LoadError) {
+                    return .built(.success(try ExecutablePolicy(verifiedProgram: program)))
+                } catch {
+                    return .built(.failure(error))
+                }
+            },
+            consume: { result in
+                switch result {
+                case .verified(let error): verification = error
+                case .built(let result): built = result
+                }
+            })
+        let refusal: LoadError?
+        var executable: ExecutablePolicy?
+        if let verification {
+            refusal = .verification(verification)
+        } else {
+            switch built {
+            case .success(let made): executable = made; refusal = nil
+            case .failure(let error): refusal = error
+            case nil: refusal = nil
+            }
+        }
+        guard let executable, refusal == nil else {
+            let reason = refusal.map { "\($0)" } ?? "no executable program"
             throw PolicyCompileError(diagnostics: diagnostics + [
-                Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(error)", at: nil)
+                Diagnostic(.error, DiagnosticCode("internal"), "the compiled program was refused: \(reason)", at: nil)
             ])
         }
         self.init(program: program, executable: executable, normalized: normalized, diagnostics: diagnostics, options: options)
@@ -73,19 +118,19 @@ public final class Policy: Sendable {
     /// `.yml` and `.json`).
     public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
         var timings = PolicyTimings()
-        return try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
+        return try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles the manifests in `paths` like ``compile(paths:options:limits:)``, and says in
     /// `timings` how long each phase took (filled in also when compiling fails).
     public static func compile(paths: [String], options: PolicyOptions = .init(), limits: LoaderLimits = .init(), timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
-        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, timings: &timings)
+        try compile(PolicyLoader.load(paths: paths, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles in-memory manifests; each source's name is what diagnostics call the file.
     public static func compile(sources: [PolicySource], options: PolicyOptions = .init(), limits: LoaderLimits = .init()) throws(PolicyCompileError) -> Policy {
         var timings = PolicyTimings()
-        return try compile(PolicyLoader.load(sources: sources, limits: limits), options: options, timings: &timings)
+        return try compile(PolicyLoader.load(sources: sources, limits: limits), options: options, threads: limits.threads, timings: &timings)
     }
 
     /// Compiles one in-memory manifest text named `name`.
@@ -93,17 +138,20 @@ public final class Policy: Sendable {
         try compile(sources: [PolicySource(name: name, text: text)], options: options)
     }
 
-    private static func compile(_ loaded: LoadResult, options: PolicyOptions, timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
+    /// `threads` is ``LoaderLimits/threads``: the compiler's threaded pass uses the same count.
+    private static func compile(_ loaded: LoadResult, options: PolicyOptions, threads: Int, timings: inout PolicyTimings) throws(PolicyCompileError) -> Policy {
         timings.load = loaded.timings
+        var compileOptions = options.compileOptions
+        compileOptions.threads = threads
         var diagnostics = loaded.diagnostics
         if diagnostics.containsErrors {
             // Still run the compiler's checks (regexes, references) so every problem is reported.
-            let output = Compiler.compile(loaded.model, options: options.compileOptions)
+            let output = Compiler.compile(loaded.model, options: compileOptions)
             timings.compile = output.timings
             diagnostics += output.diagnostics
             throw PolicyCompileError(diagnostics: diagnostics.sortedByLocation())
         }
-        let output = Compiler.compile(loaded.model, options: options.compileOptions)
+        let output = Compiler.compile(loaded.model, options: compileOptions)
         timings.compile = output.timings
         diagnostics += output.diagnostics
         guard let program = output.program else {
@@ -111,7 +159,7 @@ public final class Policy: Sendable {
         }
         let start = ContinuousClock.now
         defer { timings.executable = start.duration(to: .now) }
-        return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options)
+        return try Policy(program: program, normalized: output.normalized, diagnostics: diagnostics.sortedByLocation(), options: options, threads: threads)
     }
 
     // MARK: Deciding

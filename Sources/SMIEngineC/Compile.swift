@@ -3,14 +3,20 @@ import SMIEngine
 
 // MARK: Compiling
 
-/// The options a caller passed, or a status when they are malformed.
-private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<PolicyOptions, StatusError> {
+/// The compile options and loader limits a caller's `smi_compile_options` select.
+private struct CompileSettings {
     var options = PolicyOptions()
+    var limits = LoaderLimits()
+}
+
+/// The options a caller passed, or a status when they are malformed.
+private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Result<CompileSettings, StatusError> {
+    var settings = CompileSettings()
     // Nothing in the C API reads disassembler annotations: they are kept only when asked for.
-    options.annotations = false
+    settings.options.annotations = false
     // Nor does anything explain: the normalized source model (about 1 KB per TrafficTarget) goes.
-    options.keepsSourceModel = false
-    guard let pointer else { return .success(options) }
+    settings.options.keepsSourceModel = false
+    guard let pointer else { return .success(settings) }
     // Read `size` alone first: the struct may be shorter than ours. A 0.1 caller's struct ends
     // after trust_domain; the fields added since are read only when `size` covers them.
     let size = Int(pointer.pointee.size)
@@ -21,10 +27,13 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     withUnsafeMutableBytes(of: &o) { own in
         own.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(size, own.count)))
     }
-    let knownFlags = SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE
+    let knownFlags =
+        SMI_COMPILE_FULL_PATH_MATCH | SMI_COMPILE_ALLOW_CROSS_NAMESPACE | SMI_COMPILE_ANNOTATE | SMI_COMPILE_ONE_THREAD
     guard o.reserved == 0, o.flags & ~knownFlags == 0, o.normalization & ~SMI_NORMALIZE_ALL == 0 else {
         return .failure(.invalid)
     }
+    if o.flags & SMI_COMPILE_ONE_THREAD != 0 { settings.limits.threads = 1 }
+    var options = settings.options
     options.fullPathMatch = o.flags & SMI_COMPILE_FULL_PATH_MATCH != 0
     options.allowCrossNamespaceDestinations = o.flags & SMI_COMPILE_ALLOW_CROSS_NAMESPACE != 0
     options.annotations = o.flags & SMI_COMPILE_ANNOTATE != 0
@@ -35,7 +44,8 @@ private func policyOptions(_ pointer: UnsafePointer<smi_compile_options>?) -> Re
     if o.max_target_length != 0 { options.maxTargetLength = Int(o.max_target_length) }
     guard let domain = o.trust_domain.swiftString else { return .failure(.invalid) }
     options.trustDomain = domain.isEmpty ? nil : domain
-    return .success(options)
+    settings.options = options
+    return .success(settings)
 }
 
 /// A status as an error, for `Result`.
@@ -71,12 +81,12 @@ public func smi_policy_compile(
     out.pointee = nil
     diagnostics?.pointee = nil
     guard count >= 0, count == 0 || sources != nil else { return SMI_ERROR_INVALID_ARGUMENT }
-    let parsed: PolicyOptions
+    let parsed: CompileSettings
     switch policyOptions(options) {
     case .success(let o): parsed = o
     case .failure(let e): return e.status
     }
-    let limits = LoaderLimits()
+    let limits = parsed.limits
     var list: [PolicySource] = []
     list.reserveCapacity(count)
     if let sources {
@@ -90,7 +100,7 @@ public func smi_policy_compile(
         }
     }
     return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
-        try Policy.compile(sources: list, options: parsed, limits: limits)
+        try Policy.compile(sources: list, options: parsed.options, limits: limits)
     }
 }
 
@@ -103,7 +113,7 @@ public func smi_policy_compile_paths(
     out.pointee = nil
     diagnostics?.pointee = nil
     guard count >= 0, count == 0 || paths != nil else { return SMI_ERROR_INVALID_ARGUMENT }
-    let parsed: PolicyOptions
+    let parsed: CompileSettings
     switch policyOptions(options) {
     case .success(let o): parsed = o
     case .failure(let e): return e.status
@@ -118,7 +128,7 @@ public func smi_policy_compile_paths(
         }
     }
     return compileAndHandOut(out, diagnostics) { () throws(PolicyCompileError) in
-        try Policy.compile(paths: list, options: parsed)
+        try Policy.compile(paths: list, options: parsed.options, limits: parsed.limits)
     }
 }
 

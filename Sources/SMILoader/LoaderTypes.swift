@@ -34,6 +34,10 @@ public struct LoaderLimits: Sendable {
     public var maxRegexLength = 8192
     /// The most nodes YAML aliases may add to one input, counted over every alias use.
     public var maxAliasExpansions = 10_000
+    /// How many threads read, parse and decode inputs at once; 0 (the default) means one per
+    /// online processor, at most 8. Not a bound on the result: any value gives the same model and
+    /// the same diagnostics in the same order, because inputs are merged in load order.
+    public var threads = 0
 
     /// The default limits.
     public init() {}
@@ -65,6 +69,12 @@ public struct LoadTimings: Sendable {
     public var decode: Duration = .zero
     /// Sorting the resources and the diagnostics.
     public var finish: Duration = .zero
+    /// Wall-clock time of walking, reading, parsing and decoding together. With more than one
+    /// thread these overlap, and `read`, `parse` and `decode` (summed over inputs, whichever
+    /// thread loaded them) add up to more than this.
+    public var load: Duration = .zero
+    /// How many threads loaded the inputs.
+    public var threads = 1
 
     /// All phases at zero.
     public init() {}

@@ -7,6 +7,10 @@ import SMIModel
 /// by input in load order, then by line and column. Non-SMI objects, objects without
 /// `apiVersion` and empty documents are skipped with a `skipped` note; `kind: List` objects are
 /// expanded. Bad input never traps.
+///
+/// Inputs are read, parsed and decoded on up to ``LoaderLimits/threads`` threads, each input on
+/// its own, and merged in load order on the calling thread: the result does not depend on the
+/// thread count.
 public enum PolicyLoader {
     /// Loads in-memory sources, in the order given.
     ///
@@ -16,35 +20,68 @@ public enum PolicyLoader {
     ///   - limits: bounds on size, depth, resource count, regex length and alias expansion.
     public static func load(sources: [PolicySource], limits: LoaderLimits = .init()) -> LoadResult {
         var session = LoadSession(limits: limits)
-        for source in sources {
-            session.load(source)
-        }
+        let start = ContinuousClock.now
+        session.timings.threads = OrderedWork.run(
+            count: sources.count, threads: threadCount(limits),
+            work: { InputLoader.load(sources[$0], limits: limits) },
+            consume: { session.merge($0) })
+        session.timings.load = start.duration(to: .now)
         return session.finish()
+    }
+
+    /// The threads a load may use: ``LoaderLimits/threads``, or one per online processor (at most 8) when it is 0.
+    static func threadCount(_ limits: LoaderLimits) -> Int {
+        limits.threads > 0 ? limits.threads : OrderedWork.automaticThreadCount()
     }
 
     /// Loads files and folders. A folder is read recursively for `.yaml`, `.yml` and `.json` files,
     /// all of them in sorted path order; a file named directly is read whatever its extension.
     /// A path that cannot be read is an `io` error with the path as the file.
+    ///
+    /// Files are read, parsed and decoded on up to ``LoaderLimits/threads`` threads; their
+    /// results are merged in the order above, so the result is the same for any thread count.
     public static func load(paths: [String], limits: LoaderLimits = .init()) -> LoadResult {
         var session = LoadSession(limits: limits)
+        let start = ContinuousClock.now
+        // The plan: every file to load and every folder-walk error, in the order a one-by-one
+        // load meets them. Walking first changes nothing but when the folders are listed.
+        var plan: [PlannedInput] = []
         for path in paths {
             switch FileSystem.entry(path) {
             case .failure(let failure):
-                session.diagnostics.append(FileSystem.ioError(path, failure.code))
+                plan.append(.diagnostic(FileSystem.ioError(path, failure.code)))
             case .success(.file), .success(.other):
-                session.loadFile(path)
+                plan.append(.file(path))
             case .success(.directory(let device, let inode)):
                 var files: [String] = []
                 var visited: Set<[UInt64]> = [[device, inode]]
-                let start = ContinuousClock.now
-                collect(folder: path, into: &files, visited: &visited, diagnostics: &session.diagnostics, depth: 0)
-                session.timings.read += start.duration(to: .now)
+                var diagnostics: [Diagnostic] = []
+                collect(folder: path, into: &files, visited: &visited, diagnostics: &diagnostics, depth: 0)
+                plan += diagnostics.map { .diagnostic($0) }
                 for file in files.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-                    session.loadFile(file)
+                    plan.append(.file(file))
                 }
             }
         }
+        session.timings.read += start.duration(to: .now)
+        let inputs = plan
+        session.timings.threads = OrderedWork.run(
+            count: inputs.count, threads: threadCount(limits),
+            work: { i in
+                switch inputs[i] {
+                case .file(let path): return InputLoader.loadFile(path, limits: limits)
+                case .diagnostic(let diagnostic): return InputLoad(unread: diagnostic)
+                }
+            },
+            consume: { session.merge($0) })
+        session.timings.load = start.duration(to: .now)
         return session.finish()
+    }
+
+    /// One step of a paths load: a file to load, or an error found while walking the folders.
+    private enum PlannedInput: Sendable {
+        case file(String)
+        case diagnostic(Diagnostic)
     }
 
     /// Whether a file name has an extension the folder walk reads.
@@ -95,41 +132,100 @@ public enum PolicyLoader {
     }
 }
 
-/// One load: the resources kept so far (the later definition of an identity wins), and every diagnostic.
-struct LoadSession {
-    let limits: LoaderLimits
-    var diagnostics: [Diagnostic] = []
-    private var trafficTargets: [ResourceID: TrafficTarget] = [:]
-    private var identityBindings: [ResourceID: IdentityBinding] = [:]
-    private var httpRouteGroups: [ResourceID: HTTPRouteGroup] = [:]
-    private var tcpRoutes: [ResourceID: PortRoute] = [:]
-    private var udpRoutes: [ResourceID: PortRoute] = [:]
-    private var trafficSplits: [ResourceID: TrafficSplit] = [:]
-    /// Where each identity was first defined (valid or not), for `redefined` warnings.
-    private var definitions: [ResourceID: SourceLocation] = [:]
-    /// Each input's rank in load order, so diagnostics sort by input first, then by line and column.
-    private var fileOrder: [String: Int] = [:]
-    /// The `duplicate-key` errors of the input being loaded that no SMI object has claimed yet.
-    private var pendingDuplicateKeys: [Diagnostic] = []
-    private var resourceCount = 0
-    private var reportedResourceLimit = false
-    /// Time spent so far, by phase.
+/// What loading one input gave, independently of every other input, so inputs can load on any
+/// thread: the diagnostics and decoded resources in the order the input produced them.
+/// ``LoadSession/merge(_:)`` replays them in input order.
+struct InputLoad: Sendable {
+    /// The input's name; nil when it was never read (a file that cannot be opened, a folder-walk
+    /// error), so it takes no place in the order of inputs.
+    var name: String?
+    /// Diagnostics and resources, in the order a one-by-one load produces them.
+    var steps: [LoadStep] = []
+    /// How many SMI resources the input holds (counted against ``LoaderLimits/maxResources``).
+    var resourceCount = 0
+    /// The parsed input, kept so that it can be decoded again with a resource budget.
+    var parsed: ParsedInput?
+    /// Time spent on this input.
     var timings = LoadTimings()
 
-    init(limits: LoaderLimits) {
-        self.limits = limits
+    init(name: String?) {
+        self.name = name
     }
 
-    mutating func loadFile(_ path: String) {
+    /// An input that was never read, with its error.
+    init(unread diagnostic: Diagnostic) {
+        name = nil
+        steps = [.diagnostic(diagnostic)]
+    }
+}
+
+/// One thing an input contributed, in order.
+enum LoadStep: Sendable {
+    /// A diagnostic outside any decoded SMI object.
+    case diagnostic(Diagnostic)
+    /// A decoded SMI object.
+    case resource(DecodedResource)
+    /// An SMI object past the resource budget (not decoded), at its location.
+    case overLimit(SourceLocation)
+}
+
+/// One decoded SMI object: its identity, its diagnostics and, when it has no errors, its value.
+struct DecodedResource: Sendable {
+    var id: ResourceID
+    /// `metadata.name` as written; nil when missing or invalid (then there is no identity to keep).
+    var name: Located<String>?
+    var diagnostics: [Diagnostic]
+    /// The value; nil when the object has errors.
+    var value: DecodedValue?
+}
+
+/// A decoded value of one of the SMI kinds.
+enum DecodedValue: Sendable {
+    case trafficTarget(TrafficTarget)
+    case identityBinding(IdentityBinding)
+    case httpRouteGroup(HTTPRouteGroup)
+    case tcpRoute(PortRoute)
+    case udpRoute(PortRoute)
+    case trafficSplit(TrafficSplit)
+}
+
+/// The documents of one input and its parse problems.
+struct ParsedInput: Sendable {
+    var documents: [DocumentNode]
+    var problems: [Diagnostic]
+}
+
+/// Loads one input on its own: parses it and decodes its objects, recording diagnostics and
+/// resources as ``LoadStep``s. Nothing here depends on other inputs except the resource budget.
+struct InputLoader {
+    let limits: LoaderLimits
+    /// How many more SMI objects may be decoded before ``LoaderLimits/maxResources`` is exceeded;
+    /// nil for no bound (the session decodes again with a budget when the count says it must).
+    let budget: Int?
+    private(set) var steps: [LoadStep] = []
+    private(set) var resourceCount = 0
+    /// The `duplicate-key` errors of the input that no SMI object has claimed yet.
+    private var pendingDuplicateKeys: [Diagnostic] = []
+
+    init(limits: LoaderLimits, budget: Int?) {
+        self.limits = limits
+        self.budget = budget
+    }
+
+    /// Reads, parses and decodes a file.
+    static func loadFile(_ path: String, limits: LoaderLimits) -> InputLoad {
         let start = ContinuousClock.now
         let read = FileSystem.readFile(path, maxBytes: limits.maxDocumentBytes)
-        timings.read += start.duration(to: .now)
+        let readTime = start.duration(to: .now)
+        var loaded: InputLoad
         switch read {
         case .failure(let diagnostic):
-            diagnostics.append(diagnostic)
+            loaded = InputLoad(unread: diagnostic)
         case .success(let bytes):
-            load(PolicySource(name: path, bytes: bytes))
+            loaded = load(PolicySource(name: path, bytes: bytes), limits: limits)
         }
+        loaded.timings.read += readTime
+        return loaded
     }
 
     /// Whether the source is JSON: by extension, else by its first non-blank byte.
@@ -144,40 +240,54 @@ struct LoadSession {
         return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
     }
 
-    mutating func load(_ source: PolicySource) {
-        if fileOrder[source.name] == nil { fileOrder[source.name] = fileOrder.count }
+    /// Parses and decodes one source, with no resource budget.
+    static func load(_ source: PolicySource, limits: LoaderLimits) -> InputLoad {
+        var loaded = InputLoad(name: source.name)
         if source.bytes.count > limits.maxDocumentBytes {
-            diagnostics.append(
-                Diagnostic(
-                    .error,
-                    .limitExceeded,
-                    "`\(source.name)` is \(source.bytes.count) bytes, more than the limit of \(limits.maxDocumentBytes) bytes (limit maxDocumentBytes)",
-                    at: SourceLocation(file: source.name, line: 1, column: 1)
-                )
-            )
-            return
+            loaded.steps.append(
+                .diagnostic(
+                    Diagnostic(
+                        .error,
+                        .limitExceeded,
+                        "`\(source.name)` is \(source.bytes.count) bytes, more than the limit of \(limits.maxDocumentBytes) bytes (limit maxDocumentBytes)",
+                        at: SourceLocation(file: source.name, line: 1, column: 1)
+                    )))
+            return loaded
         }
-        let documents: [DocumentNode]
-        var problems: [Diagnostic]
         let parseStart = ContinuousClock.now
-        if Self.isJSON(source) {
+        let parsed: ParsedInput
+        if isJSON(source) {
             let (node, found) = JSONReader.parseCollecting(source.bytes, file: source.name, maxDepth: limits.maxDepth)
-            documents = node.map { [$0] } ?? []
-            problems = found
+            parsed = ParsedInput(documents: node.map { [$0] } ?? [], problems: found)
         } else {
-            (documents, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
+            let (documents, problems) = YAMLReader.parseDocuments(source.bytes, file: source.name, limits: limits)
+            parsed = ParsedInput(documents: documents, problems: problems)
         }
         let decodeStart = ContinuousClock.now
-        timings.parse += parseStart.duration(to: decodeStart)
-        defer { timings.decode += decodeStart.duration(to: .now) }
+        loaded.timings.parse = parseStart.duration(to: decodeStart)
+        var loader = InputLoader(limits: limits, budget: nil)
+        loader.decode(parsed)
+        loaded.steps = loader.steps
+        loaded.resourceCount = loader.resourceCount
+        loaded.parsed = parsed
+        loaded.timings.decode = decodeStart.duration(to: .now)
+        return loaded
+    }
+
+    /// Decodes every object of a parsed input.
+    mutating func decode(_ parsed: ParsedInput) {
         // A repeated key belongs to the object it is written in: that object reports it (with its
         // resource and field) and is left out of the model. Repeats outside SMI objects stay errors.
-        pendingDuplicateKeys = problems.filter { $0.code == .duplicateKey }
-        diagnostics.append(contentsOf: problems.filter { $0.code != .duplicateKey })
-        for document in documents {
+        pendingDuplicateKeys = parsed.problems.filter { $0.code == .duplicateKey }
+        for problem in parsed.problems where problem.code != .duplicateKey {
+            steps.append(.diagnostic(problem))
+        }
+        for document in parsed.documents {
             loadObject(document, listDepth: 0)
         }
-        diagnostics.append(contentsOf: pendingDuplicateKeys)
+        for duplicate in pendingDuplicateKeys {
+            steps.append(.diagnostic(duplicate))
+        }
         pendingDuplicateKeys = []
     }
 
@@ -200,15 +310,18 @@ struct LoadSession {
         return nil
     }
 
-    private mutating func note(_ message: String, at location: SourceLocation) {
-        diagnostics.append(Diagnostic(.note, .skipped, message, at: location))
+    private mutating func report(_ diagnostic: Diagnostic) {
+        steps.append(.diagnostic(diagnostic))
     }
 
+    private mutating func note(_ message: String, at location: SourceLocation) {
+        report(Diagnostic(.note, .skipped, message, at: location))
+    }
     /// Loads one Kubernetes object (or the items of a `List`).
     private mutating func loadObject(_ root: DocumentNode, listDepth: Int) {
         if root.isNull { return }  // an empty document
         guard root.isMapping else {
-            diagnostics.append(
+            report(
                 Diagnostic(
                     .error,
                     .wrongType,
@@ -226,7 +339,7 @@ struct LoadSession {
         if let kindText, kindText == "List" || (kindText.hasSuffix("List") && root["items"] != nil) {
             guard let items = root["items"], !items.isNull else { return }
             guard items.isSequence else {
-                diagnostics.append(
+                report(
                     Diagnostic(
                         .error, .wrongType, "expected a list of objects, \(ResourceDecoder.found(items))",
                         at: items.location, field: "items")
@@ -261,7 +374,7 @@ struct LoadSession {
             return
         }
         guard let version = APIVersion(parsing: apiVersionText), (1...4).contains(version.alpha) else {
-            diagnostics.append(
+            report(
                 Diagnostic(
                     .error,
                     .invalidValue,
@@ -273,13 +386,13 @@ struct LoadSession {
             return
         }
         guard let kindNode else {
-            diagnostics.append(
+            report(
                 Diagnostic(.error, .missingField, "`kind` is required", at: root.location, field: "kind")
             )
             return
         }
         guard let kindText else {
-            diagnostics.append(
+            report(
                 Diagnostic(
                     .error, .wrongType, "expected a string, \(ResourceDecoder.found(kindNode))", at: kindNode.location,
                     field: "kind")
@@ -288,7 +401,7 @@ struct LoadSession {
         }
         guard let kind = ResourceKind(rawValue: kindText), version.supports(kind) else {
             let kinds = ResourceKind.allCases.filter { version.supports($0) }.map { "`\($0.rawValue)`" }
-            diagnostics.append(
+            report(
                 Diagnostic(
                     .error,
                     .invalidValue,
@@ -301,18 +414,8 @@ struct LoadSession {
         }
 
         resourceCount += 1
-        if resourceCount > limits.maxResources {
-            if !reportedResourceLimit {
-                reportedResourceLimit = true
-                diagnostics.append(
-                    Diagnostic(
-                        .error,
-                        .limitExceeded,
-                        "more than \(limits.maxResources) SMI resources (limit maxResources); the rest are not read",
-                        at: root.location
-                    )
-                )
-            }
+        if let budget, resourceCount > budget {
+            steps.append(.overLimit(root.location))
             return
         }
         decode(root, kind: kind, version: version)
@@ -355,69 +458,145 @@ struct LoadSession {
         pendingDuplicateKeys = unclaimed
         let origin = ResourceOrigin(id: id, version: version, location: root.location)
 
+        let value: DecodedValue?
         switch kind {
         case .trafficTarget:
-            let value = decoder.decodeTrafficTarget(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.trafficTargets[id] = $1 }
+            value = decoder.decodeTrafficTarget(root, origin: origin).map { .trafficTarget($0) }
         case .identityBinding:
-            let value = decoder.decodeIdentityBinding(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.identityBindings[id] = $1 }
+            value = decoder.decodeIdentityBinding(root, origin: origin).map { .identityBinding($0) }
         case .httpRouteGroup:
-            let value = decoder.decodeHTTPRouteGroup(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.httpRouteGroups[id] = $1 }
+            value = decoder.decodeHTTPRouteGroup(root, origin: origin).map { .httpRouteGroup($0) }
         case .tcpRoute:
-            let value = decoder.decodePortRoute(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.tcpRoutes[id] = $1 }
+            value = decoder.decodePortRoute(root, origin: origin).map { .tcpRoute($0) }
         case .udpRoute:
-            let value = decoder.decodePortRoute(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.udpRoutes[id] = $1 }
+            value = decoder.decodePortRoute(root, origin: origin).map { .udpRoute($0) }
         case .trafficSplit:
-            let value = decoder.decodeTrafficSplit(root, origin: origin)
-            keep(value, decoder: &decoder, name: name) { $0.trafficSplits[id] = $1 }
+            value = decoder.decodeTrafficSplit(root, origin: origin).map { .trafficSplit($0) }
+        }
+        steps.append(
+            .resource(
+                DecodedResource(
+                    id: id, name: decoder.resource == nil ? nil : name, diagnostics: decoder.diagnostics,
+                    value: decoder.hasErrors ? nil : value)))
+    }
+}
+
+/// One load: the resources kept so far (the later definition of an identity wins), and every
+/// diagnostic. Inputs are merged in load order, whichever thread loaded them.
+struct LoadSession {
+    let limits: LoaderLimits
+    var diagnostics: [Diagnostic] = []
+    private var trafficTargets: [ResourceID: TrafficTarget] = [:]
+    private var identityBindings: [ResourceID: IdentityBinding] = [:]
+    private var httpRouteGroups: [ResourceID: HTTPRouteGroup] = [:]
+    private var tcpRoutes: [ResourceID: PortRoute] = [:]
+    private var udpRoutes: [ResourceID: PortRoute] = [:]
+    private var trafficSplits: [ResourceID: TrafficSplit] = [:]
+    /// Where each identity was first defined (valid or not), for `redefined` warnings.
+    private var definitions: [ResourceID: SourceLocation] = [:]
+    /// Each input's rank in load order, so diagnostics sort by input first, then by line and column.
+    private var fileOrder: [String: Int] = [:]
+    private var resourceCount = 0
+    private var reportedResourceLimit = false
+    /// Time spent so far, by phase (read, parse and decode summed over inputs).
+    var timings = LoadTimings()
+
+    init(limits: LoaderLimits) {
+        self.limits = limits
+    }
+
+    /// Adds one input's diagnostics and resources, as if it had been loaded right now.
+    mutating func merge(_ input: InputLoad) {
+        var input = input
+        timings.read += input.timings.read
+        timings.parse += input.timings.parse
+        timings.decode += input.timings.decode
+        if let name = input.name, fileOrder[name] == nil { fileOrder[name] = fileOrder.count }
+        // Past the resource limit, which objects are decoded (and so which of them claim their
+        // duplicate keys) depends on the inputs before: decode again with what is left.
+        if let parsed = input.parsed, resourceCount + input.resourceCount > limits.maxResources {
+            let start = ContinuousClock.now
+            var loader = InputLoader(limits: limits, budget: limits.maxResources - resourceCount)
+            loader.decode(parsed)
+            input.steps = loader.steps
+            timings.decode += start.duration(to: .now)
+        }
+        resourceCount += input.resourceCount
+        for step in input.steps {
+            switch step {
+            case .diagnostic(let diagnostic):
+                diagnostics.append(diagnostic)
+            case .overLimit(let location):
+                if !reportedResourceLimit {
+                    reportedResourceLimit = true
+                    diagnostics.append(
+                        Diagnostic(
+                            .error,
+                            .limitExceeded,
+                            "more than \(limits.maxResources) SMI resources (limit maxResources); the rest are not read",
+                            at: location
+                        )
+                    )
+                }
+            case .resource(let resource):
+                keep(resource)
+            }
         }
     }
 
     /// Reports a redefinition, and stores the resource when it decoded without errors.
-    private mutating func keep<Value>(
-        _ value: Value?,
-        decoder: inout ResourceDecoder,
-        name: Located<String>?,
-        store: (inout LoadSession, Value) -> Void
-    ) {
-        if let name, let id = decoder.resource {
+    private mutating func keep(_ resource: DecodedResource) {
+        let id = resource.id
+        diagnostics.append(contentsOf: resource.diagnostics)
+        if let name = resource.name {
             if let first = definitions[id] {
-                decoder.warning(
-                    .redefined,
-                    "`\(id)` is defined again; this definition replaces the one at \(first)",
-                    at: name.location,
-                    field: "metadata.name"
-                )
+                diagnostics.append(
+                    Diagnostic(
+                        .warning, .redefined, "`\(id)` is defined again; this definition replaces the one at \(first)",
+                        at: name.location, resource: id, field: "metadata.name"))
             } else {
                 definitions[id] = name.location
             }
         }
-        diagnostics.append(contentsOf: decoder.diagnostics)
-        if let value, !decoder.hasErrors {
-            store(&self, value)
+        switch resource.value {
+        case nil: break
+        case .trafficTarget(let value): trafficTargets[id] = value
+        case .identityBinding(let value): identityBindings[id] = value
+        case .httpRouteGroup(let value): httpRouteGroups[id] = value
+        case .tcpRoute(let value): tcpRoutes[id] = value
+        case .udpRoute(let value): udpRoutes[id] = value
+        case .trafficSplit(let value): trafficSplits[id] = value
         }
     }
 
-    /// The values in the order of their identities (sorting the keys alone moves far less than
-    /// sorting key/value pairs).
-    private static func sortedByID<Value>(_ values: [ResourceID: Value]) -> [Value] {
-        values.keys.sorted().compactMap { values[$0] }
+    /// The values in the order of their identities `keys` (sorted).
+    private static func values<Value>(_ values: [ResourceID: Value], in keys: [ResourceID]) -> [Value] {
+        keys.compactMap { values[$0] }
     }
 
     /// The model, sorted by namespace then name, and the diagnostics, by input then position.
     func finish() -> LoadResult {
         let start = ContinuousClock.now
+        // Each kind's identities sorted on its own, on the load's threads (the TrafficTargets are
+        // most of the work; identities are unique, so any sort gives the same order). Sorting the
+        // keys alone moves far less than sorting key/value pairs.
+        let unsorted: [[ResourceID]] = [
+            Array(trafficTargets.keys), Array(identityBindings.keys), Array(httpRouteGroups.keys),
+            Array(tcpRoutes.keys), Array(udpRoutes.keys), Array(trafficSplits.keys),
+        ]
+        var sortedIDs: [[ResourceID]] = []
+        // A thread costs tens of microseconds to start: worth it for large policies only.
+        let large = unsorted.reduce(0) { $0 + $1.count } > 2_000
+        OrderedWork.run(
+            count: unsorted.count, threads: large ? min(PolicyLoader.threadCount(limits), 2) : 1,
+            work: { unsorted[$0].sorted() }, consume: { sortedIDs.append($0) })
         var model = PolicyModel()
-        model.trafficTargets = Self.sortedByID(trafficTargets)
-        model.identityBindings = Self.sortedByID(identityBindings)
-        model.httpRouteGroups = Self.sortedByID(httpRouteGroups)
-        model.tcpRoutes = Self.sortedByID(tcpRoutes)
-        model.udpRoutes = Self.sortedByID(udpRoutes)
-        model.trafficSplits = Self.sortedByID(trafficSplits)
+        model.trafficTargets = Self.values(trafficTargets, in: sortedIDs[0])
+        model.identityBindings = Self.values(identityBindings, in: sortedIDs[1])
+        model.httpRouteGroups = Self.values(httpRouteGroups, in: sortedIDs[2])
+        model.tcpRoutes = Self.values(tcpRoutes, in: sortedIDs[3])
+        model.udpRoutes = Self.values(udpRoutes, in: sortedIDs[4])
+        model.trafficSplits = Self.values(trafficSplits, in: sortedIDs[5])
         // Inputs in load order (paths that were never read, such as missing ones, after those that were),
         // then line and column; diagnostics without a location last. The sort is stable. Keys are
         // computed once per diagnostic, not per comparison.

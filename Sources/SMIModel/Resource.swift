@@ -32,6 +32,12 @@ public struct APIVersion: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Parses `group/v1alphaN`; nil for anything else.
     public init?(parsing text: String) {
+        // Most versions are short ASCII: read them as bytes (the same answer as below, without
+        // Character-based prefix checks and a substring integer parse, once per object).
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({ Self.parseASCII($0) }), let parsed {
+            self = parsed
+            return
+        }
         // Exactly one `/`. This runs once per object: ASCII text (every byte one Character) is
         // searched byte by byte, anything else by Characters, without splitting into an array.
         let isASCII = text.utf8.withContiguousStorageIfAvailable { !$0.contains { $0 >= 0x80 } } ?? false
@@ -50,6 +56,47 @@ public struct APIVersion: Sendable, Hashable, Comparable, CustomStringConvertibl
         else { return nil }
         self.group = group
         self.alpha = n
+    }
+
+    /// `group/v1alphaN` from ASCII bytes with the rules of ``init(parsing:)``; nil when the bytes
+    /// are not ASCII or not a version (the caller then parses the `String`, which gives nil too).
+    private static func parseASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> APIVersion? {
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let groupBytes = UnsafeBufferPointer(rebasing: bytes[..<slash])
+        let group: APIGroup
+        if groupBytes.elementsEqual(APIGroup.access.rawValue.utf8) {
+            group = .access
+        } else if groupBytes.elementsEqual(APIGroup.specs.rawValue.utf8) {
+            group = .specs
+        } else if groupBytes.elementsEqual(APIGroup.split.rawValue.utf8) {
+            group = .split
+        } else {
+            return nil
+        }
+        var i = slash + 1
+        for byte in "v1alpha".utf8 {
+            guard i < bytes.count, bytes[i] == byte else { return nil }
+            i += 1
+        }
+        // As `Int(_: String)` reads: an optional sign, then at least one digit, no overflow.
+        var negative = false
+        if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") {
+            negative = bytes[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        guard i < bytes.count else { return nil }
+        var n = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            let (product, o1) = n.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = product.addingReportingOverflow(Int(byte - 0x30))
+            guard !o1 && !o2 else { return nil }
+            n = sum
+            i += 1
+        }
+        guard !negative, n >= 1 else { return nil }
+        return APIVersion(group, n)
     }
 
     /// `v1alphaN`.

@@ -78,12 +78,20 @@ public final class ExecutablePolicy: @unchecked Sendable {
     public let regexJITBytes: Int
 
     /// Verifies `program` and compiles its regexes. A program that fails is never run.
-    public init(program: Program) throws(LoadError) {
+    public convenience init(program: Program) throws(LoadError) {
         do {
             try Verifier.verify(program)
         } catch {
             throw .verification(error)
         }
+        try self.init(verifiedProgram: program)
+    }
+
+    /// Compiles the regexes of a program and builds its tables without verifying it: the caller
+    /// verifies it too and uses the result only when verification passed. SMIEngine does so on
+    /// another thread for a program its compiler has just produced. Reading an unverified
+    /// program here is safe (strings are looked up with bounds checks), only not meaningful.
+    package init(verifiedProgram program: Program) throws(LoadError) {
         self.program = program
         let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
         var sets: [ExecutableRouteSet] = []

@@ -59,6 +59,9 @@ struct Lint: ParsableCommand {
             for phase in phases.phases {
                 StandardError.writeLine("timing: \(milliseconds(phase.duration)) ms  \(phase.name)")
             }
+            StandardError.writeLine(
+                "timing: \(milliseconds(phases.load.load)) ms  read, parse and decode: wall clock on \(counted(phases.load.threads, "thread")) (their lines above sum over threads)"
+            )
             StandardError.writeLine("timing: \(milliseconds(total)) ms  total")
         }
         if footprint, let compiled { StandardError.writeLine(footprintReport(compiled)) }

@@ -43,6 +43,14 @@ struct CompileFlags: ParsableArguments {
     var maxAliasExpansions: Int?
 
     @Option(
+        name: .customLong("load-threads"),
+        help: ArgumentHelp(
+            "Threads that read, parse and decode files (default: 0, one per processor, at most 8). The result is the same for any value.",
+            valueName: "n")
+    )
+    var loadThreads: Int?
+
+    @Option(
         name: .customLong("skip-normalization"),
         help: ArgumentHelp("Turn off one path normalization step; repeat for more.", valueName: "step")
     )
@@ -70,6 +78,7 @@ struct CompileFlags: ParsableArguments {
         if let maxResources { limits.maxResources = maxResources }
         if let maxRegexLength { limits.maxRegexLength = maxRegexLength }
         if let maxAliasExpansions { limits.maxAliasExpansions = maxAliasExpansions }
+        if let loadThreads { limits.threads = loadThreads }
         return limits
     }
 
@@ -78,6 +87,7 @@ struct CompileFlags: ParsableArguments {
             ("--max-headers", maxHeaders), ("--max-target-length", maxTargetLength),
             ("--max-document-bytes", maxDocumentBytes), ("--max-depth", maxDepth), ("--max-resources", maxResources),
             ("--max-regex-length", maxRegexLength), ("--max-alias-expansions", maxAliasExpansions),
+            ("--load-threads", loadThreads),
         ]
         for (name, value) in limits where (value ?? 1) < 0 {
             throw ValidationError("\(name) must not be negative")

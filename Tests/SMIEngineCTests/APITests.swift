@@ -390,6 +390,43 @@ struct APITests {
         #expect(d.allowed == 1 && d.traffic_target.text == "default/b")
     }
 
+    @Test("SMI_COMPILE_ONE_THREAD: the same diagnostics, in the same order, as the default threaded load")
+    func oneThread() {
+        // Problems in several inputs: each input is loaded on its own thread by default.
+        var sources: [(name: String, text: String)] = []
+        for i in 0..<12 {
+            sources.append(
+                (
+                    "f\(i).yaml",
+                    """
+                    apiVersion: specs.smi-spec.io/v1alpha4
+                    kind: TCPRoute
+                    metadata: {name: r\(i % 3), name: again}
+                    spec: {matches: {ports: [\(i)]}}
+                    colour: \(i)
+                    """
+                ))
+        }
+        func lines(_ compiled: Compiled) -> [String] {
+            (0..<smi_diagnostics_count(compiled.diagnostics)).map { i in
+                var d = smi_diagnostic()
+                d.size = UInt32(MemoryLayout<smi_diagnostic>.size)
+                _ = smi_diagnostics_get(compiled.diagnostics, i, &d)
+                return "\(d.file.text ?? ""):\(d.line):\(d.column) \(d.code.text ?? "") \(d.message.text ?? "")"
+            }
+        }
+        var one = defaultOptions()
+        one.flags = SMI_COMPILE_ONE_THREAD
+        let single = compileC(sources, options: one)
+        let threaded = compileC(sources, options: defaultOptions())
+        #expect(single.status == SMI_ERROR_COMPILE && threaded.status == SMI_ERROR_COMPILE)
+        // Per file a duplicate key and an unknown field; 9 of the 12 files redefine a route.
+        #expect(lines(single).count == 33)
+        #expect(lines(single).count { $0.contains(" redefined ") } == 9)
+        #expect(lines(single) == lines(threaded))
+        #expect(lines(single).first?.hasPrefix("f0.yaml:3:") == true)
+    }
+
     @Test("diagnostics: count, error count, fields and stable views")
     func diagnostics() throws {
         let bad = """
