@@ -123,7 +123,7 @@ extension ExecutablePolicy {
 
     @inline(__always)
     private func lookup(_ offset: Int, key: UInt32) -> Int? {
-        let tables = self.tables
+        let tables = self.code
         let log2 = tables[offset]
         if log2 & SwitchTable.linearTag != 0 {
             // Linear: at most SwitchTable.maxLinear (key, target) pairs, compared in order.
@@ -149,7 +149,7 @@ extension ExecutablePolicy {
     /// r = high 64 bits of entropy × total; the first backend whose cumulative weight exceeds r.
     @inline(__always)
     private func pick(_ offset: Int, entropy: UInt64) -> UInt32 {
-        let tables = self.tables
+        let tables = self.code
         let count = Int(tables[offset])
         let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
         let r = entropy.multipliedFullWidth(by: total).high

@@ -47,14 +47,13 @@ public final class ExecutablePolicy: @unchecked Sendable {
 
     /// The program this policy runs.
     public let program: Program
-    // The decision loop reads these through raw pointers: no array bounds or ownership work per
-    // instruction. They are copies owned by this object (freed in deinit); the verifier has
-    // checked every offset they will be read at.
+    // The decision loop reads the words through a raw pointer: no array bounds or ownership work
+    // per instruction. They are the program's instructions with each switch's table inline
+    // (``DecisionLayout``), owned by this object (freed in deinit); the verifier has checked every
+    // offset they were built from.
     let code: UnsafeMutableBufferPointer<UInt32>
-    let tables: UnsafeMutableBufferPointer<UInt32>
-    /// The memory behind `code` and `tables` (huge pages for large policies).
+    /// The memory behind `code` (huge pages for large policies).
     private let codeWords: PolicyWords
-    private let tableWords: PolicyWords
     let routeSets: UnsafeMutableBufferPointer<Unmanaged<ExecutableRouteSet>>
     private let routeSetStorage: [ExecutableRouteSet]
     let accessEntry: Int
@@ -128,14 +127,13 @@ public final class ExecutablePolicy: @unchecked Sendable {
         routeSetStorage = sets
         regexCodeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
         regexJITBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
-        codeWords = PolicyWords(copying: program.code)
-        tableWords = PolicyWords(copying: program.tables)
+        let layout = DecisionLayout(program)
+        codeWords = PolicyWords(copying: layout.words)
         code = codeWords.buffer
-        tables = tableWords.buffer
         routeSets = .allocate(capacity: max(sets.count, 1))
         for (i, set) in sets.enumerated() { routeSets[i] = Unmanaged.passUnretained(set) }
-        accessEntry = Int(program.accessEntry)
-        splitEntry = Int(program.splitEntry)
+        accessEntry = layout.accessEntry
+        splitEntry = layout.splitEntry
         matchLimit = program.options.matchLimit
         depthLimit = program.options.depthLimit
         let methodIndex = NameIndex(program.methods.map { program.string($0) ?? "" })
@@ -152,7 +150,6 @@ public final class ExecutablePolicy: @unchecked Sendable {
 
     deinit {
         codeWords.release()
-        tableWords.release()
         routeSets.deallocate()
         standardMethods.deallocate()
     }
