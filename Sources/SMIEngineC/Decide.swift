@@ -232,8 +232,8 @@ public func smi_policy_decide_access(
     return ph._withUnsafeGuaranteedRef { handle in
         sh._withUnsafeGuaranteedRef { scratch in
             decideAccess(out, handle.policy, tag: handle.tag, scratch, request) { grant in
-                let base = grant * 3
-                return (handle.grants.string(base), handle.grants.string(base + 1), handle.grants.string(base + 2))
+                (handle.grants.string(record: grant, field: 0), handle.grants.string(record: grant, field: 1),
+                 handle.grants.string(record: grant, field: 2))
             }
         }
     }
