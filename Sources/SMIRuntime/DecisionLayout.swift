@@ -12,7 +12,8 @@ import SMIBytecode
 /// allow) follows the destination's entry, so a decision touches a few neighbouring lines.
 ///
 /// This is only the runtime's copy: the bundle format, the verifier and the disassembler see
-/// the `Program` unchanged. Table operands here are offsets into the same words; targets are
+/// the `Program` unchanged. Table operands here are offsets into the same words, route set
+/// operands are ``RouteRecords`` lines; targets are
 /// offsets of the relocated instructions. An instruction reached only by `SPLIT_WHEN`'s
 /// fall-through is copied right after that `SPLIT_WHEN`, as in the program. Instructions the
 /// entries cannot reach are left out.
@@ -22,7 +23,8 @@ struct DecisionLayout {
     private(set) var splitEntry = 0
 
     /// Lays out `program`, which the verifier has accepted: every operand read here is in bounds.
-    init(_ program: Program) {
+    /// `MATCH_ROUTES`'s route set operand becomes `routeRecord(set)` (a ``RouteRecords`` line).
+    init(_ program: Program, routeRecord: (UInt32) -> UInt32) {
         let code = program.code
         let tables = program.tables
         // The relocated offset of each original instruction, -1 until placed.
@@ -63,6 +65,8 @@ struct DecisionLayout {
                         successors.append(Int(target))
                     }
                     tableStart += size
+                case .routeSet:
+                    words[at + 1 + k] = routeRecord(word)
                 case .weightTable:
                     let offset = Int(word)
                     let size = 3 + Int(tables[offset]) * 3

@@ -35,10 +35,8 @@ extension ExecutablePolicy {
             case Opcode.switchMethod.rawValue:
                 pc = lookup(Int(code[pc &+ 1]), key: scratch.methodIndex) ?? Int(code[pc &+ 2])
             case Opcode.matchRoutes.rawValue:
-                let grant: UInt32? = routeSets[Int(code[pc &+ 1])]._withUnsafeGuaranteedRef { set in
-                    match(set, scratch: scratch).map { set.candidates[$0].grant }
-                }
-                if let grant { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
+                // The operand is the set's RouteRecords line (DecisionLayout).
+                if let grant = routeRecords.match(code[pc &+ 1], validUTF8: validUTF8Paths, scratch: scratch) { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
                 pc = Int(code[pc &+ 2])
             case Opcode.allow.rawValue:
                 return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc &+ 1])

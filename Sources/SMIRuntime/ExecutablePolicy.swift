@@ -56,6 +56,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
     private let codeWords: PolicyWords
     let routeSets: UnsafeMutableBufferPointer<Unmanaged<ExecutableRouteSet>>
     private let routeSetStorage: [ExecutableRouteSet]
+    /// What `MATCH_ROUTES` reads of each route set, one line per small set.
+    let routeRecords: RouteRecords
     let accessEntry: Int
     let splitEntry: Int
     let matchLimit: UInt32
@@ -127,7 +129,9 @@ public final class ExecutablePolicy: @unchecked Sendable {
         routeSetStorage = sets
         regexCodeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
         regexJITBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
-        let layout = DecisionLayout(program)
+        let records = RouteRecords(sets)
+        routeRecords = records
+        let layout = DecisionLayout(program) { records.lines[Int($0)] }
         codeWords = PolicyWords(copying: layout.words)
         code = codeWords.buffer
         routeSets = .allocate(capacity: max(sets.count, 1))
@@ -151,6 +155,7 @@ public final class ExecutablePolicy: @unchecked Sendable {
     deinit {
         codeWords.release()
         routeSets.deallocate()
+        routeRecords.release()
         standardMethods.deallocate()
     }
 
