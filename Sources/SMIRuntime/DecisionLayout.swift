@@ -13,7 +13,8 @@ import SMIBytecode
 ///
 /// This is only the runtime's copy: the bundle format, the verifier and the disassembler see
 /// the `Program` unchanged. Table operands here are offsets into the same words, route set
-/// operands are ``RouteRecords`` lines; targets are
+/// operands are ``RouteRecords`` lines, a `SPLIT_WHEN`'s condition is copied after it (the
+/// instruction falls through past it); targets are
 /// offsets of the relocated instructions. An instruction reached only by `SPLIT_WHEN`'s
 /// fall-through is copied right after that `SPLIT_WHEN`, as in the program. Instructions the
 /// entries cannot reach are left out.
@@ -67,6 +68,20 @@ struct DecisionLayout {
                     tableStart += size
                 case .routeSet:
                     words[at + 1 + k] = routeRecord(word)
+                case .splitCondition:
+                    // [size, anyPort, route set, its record line, port count, ports…]; SPLIT_WHEN
+                    // falls through to the words after it.
+                    let condition = program.splitConditions[Int(word)]
+                    let hasSet = condition.routeSet != noIndex
+                    let size = 5 + condition.ports.count
+                    words[at + 1 + k] = UInt32(tableStart)
+                    words.append(UInt32(size))
+                    words.append(condition.anyPort ? 1 : 0)
+                    words.append(condition.routeSet)
+                    words.append(hasSet ? routeRecord(condition.routeSet) : noIndex)
+                    words.append(UInt32(condition.ports.count))
+                    words.append(contentsOf: condition.ports)
+                    tableStart += size
                 case .weightTable:
                     let offset = Int(word)
                     let size = 3 + Int(tables[offset]) * 3

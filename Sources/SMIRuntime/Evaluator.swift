@@ -75,9 +75,11 @@ extension ExecutablePolicy {
             case Opcode.switchService.rawValue:
                 pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? Int(code[pc &+ 2])
             case Opcode.splitWhen.rawValue:
-                let condition = program.splitConditions[Int(code[pc &+ 1])]
+                // The condition's words (DecisionLayout) follow the instruction; so does the
+                // fall-through, after them.
+                let condition = Int(code[pc &+ 1])
                 if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
-                    pc &+= 3
+                    pc = condition &+ Int(code[condition])
                 } else {
                     pc = Int(code[pc &+ 2])
                 }
@@ -93,22 +95,26 @@ extension ExecutablePolicy {
         }
     }
 
-    @inline(__always)
-    private func match(_ set: ExecutableRouteSet, scratch: EvaluationScratch) -> Int? {
-        scratch.currentSet = set
-        defer { scratch.currentSet = nil }
-        let subject = UnsafeRawBufferPointer(rebasing: scratch.path[0..<scratch.pathLength])
-        return set.paths.firstMatch(subject, validUTF8: validUTF8Paths, scratch: scratch.regex, checker: scratch)
-    }
-
-    private func meets(_ condition: SplitCondition, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
-        if condition.anyPort { return true }
-        if let port = query.port, condition.ports.contains(port) { return true }
-        guard condition.routeSet != noIndex else { return false }
-        let set = routeSets[Int(condition.routeSet)].takeUnretainedValue()
-        if pathKnown { return match(set, scratch: scratch) != nil }
+    /// Whether the request meets the condition whose words start at `offset`:
+    /// `[size, anyPort, route set, its record line, port count, ports…]` (DecisionLayout).
+    private func meets(_ offset: Int, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
+        let code = self.code
+        if code[offset &+ 1] != 0 { return true }
+        if let port = query.port {
+            let count = Int(code[offset &+ 4])
+            var i = offset &+ 5
+            let end = i &+ count
+            while i < end {
+                if code[i] == port { return true }
+                i &+= 1
+            }
+        }
+        let routeSet = code[offset &+ 2]
+        guard routeSet != noIndex else { return false }
+        if pathKnown { return routeRecords.match(code[offset &+ 3], validUTF8: validUTF8Paths, scratch: scratch) != nil }
         // Without a (valid) path only matches without a path condition can hold.
-        for (i, c) in program.routeSets[Int(condition.routeSet)].candidates.enumerated() where c.path == noIndex {
+        let set = routeSets[Int(routeSet)].takeUnretainedValue()
+        for (i, c) in program.routeSets[Int(routeSet)].candidates.enumerated() where c.path == noIndex {
             scratch.currentSet = set
             let verdict = scratch.check(alternative: i)
             scratch.currentSet = nil
