@@ -18,14 +18,14 @@ import SMIBytecode
 /// offsets of the relocated instructions. An instruction reached only by `SPLIT_WHEN`'s
 /// fall-through is copied right after that `SPLIT_WHEN`, as in the program. Instructions the
 /// entries cannot reach are left out.
-struct DecisionLayout {
-    private(set) var words: [UInt32] = []
-    private(set) var accessEntry = 0
-    private(set) var splitEntry = 0
+package struct DecisionLayout {
+    package private(set) var words: [UInt32] = []
+    package private(set) var accessEntry = 0
+    package private(set) var splitEntry = 0
 
     /// Lays out `program`, which the verifier has accepted: every operand read here is in bounds.
     /// `MATCH_ROUTES`'s route set operand becomes `routeRecord(set)` (a ``RouteRecords`` line).
-    init(_ program: Program, routeRecord: (UInt32) -> UInt32) {
+    package init(_ program: Program, routeRecord: (UInt32) -> UInt32) {
         let code = program.code
         let tables = program.tables
         // The relocated offset of each original instruction, -1 until placed.

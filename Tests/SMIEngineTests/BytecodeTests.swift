@@ -495,3 +495,31 @@ private func decodeOpcodes(_ code: [UInt32]) -> [Opcode] {
     }
     return result
 }
+
+@Suite("Bytecode: the runtime's relocated words decide as the program does")
+struct RelocatedProgramTests {
+    @Test("a SPLIT_WHEN fall-through that another instruction also jumps to works from both")
+    func sharedFallThrough() throws {
+        var hand = HandProgram()
+        // SWITCH_SERVICE's default (an unknown service) now goes to the PICK that SPLIT_WHEN
+        // falls through to: the runtime copies the PICK after SPLIT_WHEN and keeps one for the jump.
+        hand.program.code[hand.switchServiceAt + 2] = UInt32(hand.pickAt)
+        try Verifier.verify(hand.program)
+        let executable = try ExecutablePolicy(program: hand.program)
+        let scratch = try #require(EvaluationScratch())
+        let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+        func split(_ service: UInt32, port: UInt32?, entropy: UInt64) -> SplitResult {
+            executable.selectBackend(
+                SplitQuery(service: service, entropy: entropy, method: nil, target: nil, headers: none, port: port), scratch: scratch)
+        }
+        // Weights 1 and 3: entropy 0 picks backend 0, the top entropy backend 1.
+        for (service, port) in [(UInt32(1), UInt32?(80)), (ExecutablePolicy.unknownName, nil)] {
+            let low = split(service, port: port, entropy: 0)
+            let high = split(service, port: port, entropy: .max)
+            #expect(low.backend == 0 && low.split == 1, "service \(service)")
+            #expect(high.backend == 1 && high.split == 1, "service \(service)")
+        }
+        // The known service on another port fails SPLIT_WHEN and answers the root.
+        #expect(split(1, port: 81, entropy: 0).backend == noIndex)
+    }
+}
