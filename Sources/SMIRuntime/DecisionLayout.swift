@@ -15,9 +15,10 @@ import SMIBytecode
 /// the `Program` unchanged. Table operands here are offsets into the same words, route set
 /// operands are ``RouteRecords`` lines, a `SPLIT_WHEN`'s condition is copied after it (the
 /// instruction falls through past it); targets are
-/// offsets of the relocated instructions. An instruction reached only by `SPLIT_WHEN`'s
-/// fall-through is copied right after that `SPLIT_WHEN`, as in the program. Instructions the
-/// entries cannot reach are left out.
+/// offsets of the relocated instructions. The instruction `SPLIT_WHEN` falls through to is
+/// copied right after it (and its condition), or replaced by a `JUMP` when something else
+/// placed it first. Every instruction and table is copied at most once, so the words are at
+/// most about the program's size. Instructions the entries cannot reach are left out.
 package struct DecisionLayout {
     package private(set) var words: [UInt32] = []
     package private(set) var accessEntry = 0
@@ -39,17 +40,23 @@ package struct DecisionLayout {
             Opcode(rawValue: UInt8(truncatingIfNeeded: code[pc]))
         }
 
-        // Writes a copy of the instruction at `pc` (and its table), records its targets to
-        // patch and pushes them to visit; returns the original instruction that must follow
-        // directly (SPLIT_WHEN's fall-through), if any.
+        // Where a table, weight table or split condition was copied: each is copied once, at its
+        // first use, however many instructions name it (a compiled program names each once; a
+        // hand-made one that shares them cannot make the copy grow).
+        var switchCopies: [Int: Int] = [:]
+        var weightCopies: [Int: Int] = [:]
+        var conditionCopies: [Int: Int] = [:]
+
+        // Writes a copy of the instruction at `pc` (with its tables when they are new), records
+        // its targets to patch and pushes them to visit; returns the original instruction that
+        // must follow directly (SPLIT_WHEN's fall-through), if any.
         func copy(_ pc: Int, successors: inout [Int]) -> Int? {
             guard let op = opcode(pc) else { return nil }
             let at = words.count
-            if placed[pc] < 0 { placed[pc] = at }
+            placed[pc] = at
             words.append(code[pc])
             let operands = op.info.operands
             words.append(contentsOf: repeatElement(0, count: operands.count))
-            var tableStart = at + op.length
             for (k, kind) in operands.enumerated() {
                 let word = code[pc + 1 + k]
                 switch kind {
@@ -58,36 +65,51 @@ package struct DecisionLayout {
                     successors.append(Int(word))
                 case .switchTable:
                     let offset = Int(word)
-                    let size = SwitchTable.words(tables, at: offset)
-                    words[at + 1 + k] = UInt32(tableStart)
-                    words.append(contentsOf: tables[offset..<(offset + size)])
+                    if let earlier = switchCopies[offset] {
+                        words[at + 1 + k] = UInt32(earlier)
+                        continue
+                    }
+                    let start = words.count
+                    switchCopies[offset] = start
+                    words[at + 1 + k] = UInt32(start)
+                    words.append(contentsOf: tables[offset..<(offset + SwitchTable.words(tables, at: offset))])
                     for (index, target) in Self.targetPositions(tables, at: offset) {
-                        patches.append((tableStart + index, Int(target)))
+                        patches.append((start + index, Int(target)))
                         successors.append(Int(target))
                     }
-                    tableStart += size
                 case .routeSet:
                     words[at + 1 + k] = routeRecord(word)
                 case .splitCondition:
-                    // [size, anyPort, route set, its record line, port count, ports…]; SPLIT_WHEN
-                    // falls through to the words after it.
-                    let condition = program.splitConditions[Int(word)]
-                    let hasSet = condition.routeSet != noIndex
-                    let size = 5 + condition.ports.count
-                    words[at + 1 + k] = UInt32(tableStart)
-                    words.append(UInt32(size))
+                    // SPLIT_WHEN is followed by a skip word and, at its first use, the condition
+                    // [anyPort, route set, its record line, port count, ports…]; the fall-through
+                    // continues after them.
+                    let index = Int(word)
+                    let skip = words.count
+                    words.append(0)
+                    if let earlier = conditionCopies[index] {
+                        words[at + 1 + k] = UInt32(earlier)
+                        continue
+                    }
+                    let start = words.count
+                    conditionCopies[index] = start
+                    let condition = program.splitConditions[index]
+                    words[at + 1 + k] = UInt32(start)
                     words.append(condition.anyPort ? 1 : 0)
                     words.append(condition.routeSet)
-                    words.append(hasSet ? routeRecord(condition.routeSet) : noIndex)
+                    words.append(condition.routeSet != noIndex ? routeRecord(condition.routeSet) : noIndex)
                     words.append(UInt32(condition.ports.count))
                     words.append(contentsOf: condition.ports)
-                    tableStart += size
+                    words[skip] = UInt32(words.count - start)
                 case .weightTable:
                     let offset = Int(word)
-                    let size = 3 + Int(tables[offset]) * 3
-                    words[at + 1 + k] = UInt32(tableStart)
-                    words.append(contentsOf: tables[offset..<(offset + size)])
-                    tableStart += size
+                    if let earlier = weightCopies[offset] {
+                        words[at + 1 + k] = UInt32(earlier)
+                        continue
+                    }
+                    let start = words.count
+                    weightCopies[offset] = start
+                    words[at + 1 + k] = UInt32(start)
+                    words.append(contentsOf: tables[offset..<(offset + 3 + Int(tables[offset]) * 3)])
                 default:
                     words[at + 1 + k] = word
                 }
@@ -103,6 +125,14 @@ package struct DecisionLayout {
                 successors.removeAll(keepingCapacity: true)
                 var next: Int? = pc
                 while let current = next {
+                    guard placed[current] < 0 else {
+                        // A fall-through already placed elsewhere (only in hand-made programs):
+                        // jump there instead of copying it again.
+                        words.append(Opcode.jump.headerWord)
+                        words.append(0)
+                        patches.append((words.count - 1, current))
+                        break
+                    }
                     next = copy(current, successors: &successors)
                 }
                 // Depth first, in the order the instruction names them.

@@ -75,11 +75,10 @@ extension ExecutablePolicy {
             case Opcode.switchService.rawValue:
                 pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? Int(code[pc &+ 2])
             case Opcode.splitWhen.rawValue:
-                // The condition's words (DecisionLayout) follow the instruction; so does the
-                // fall-through, after them.
-                let condition = Int(code[pc &+ 1])
-                if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
-                    pc = condition &+ Int(code[condition])
+                // DecisionLayout: [SPLIT_WHEN, condition, target, skip, condition words…]; the
+                // fall-through follows the skipped words.
+                if meets(Int(code[pc &+ 1]), query: query, pathKnown: pathKnown, scratch: scratch) {
+                    pc = pc &+ 4 &+ Int(code[pc &+ 3])
                 } else {
                     pc = Int(code[pc &+ 2])
                 }
@@ -96,22 +95,22 @@ extension ExecutablePolicy {
     }
 
     /// Whether the request meets the condition whose words start at `offset`:
-    /// `[size, anyPort, route set, its record line, port count, ports…]` (DecisionLayout).
+    /// `[anyPort, route set, its record line, port count, ports…]` (DecisionLayout).
     private func meets(_ offset: Int, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
         let code = self.code
-        if code[offset &+ 1] != 0 { return true }
+        if code[offset] != 0 { return true }
         if let port = query.port {
-            let count = Int(code[offset &+ 4])
-            var i = offset &+ 5
+            let count = Int(code[offset &+ 3])
+            var i = offset &+ 4
             let end = i &+ count
             while i < end {
                 if code[i] == port { return true }
                 i &+= 1
             }
         }
-        let routeSet = code[offset &+ 2]
+        let routeSet = code[offset &+ 1]
         guard routeSet != noIndex else { return false }
-        if pathKnown { return routeRecords.match(code[offset &+ 3], validUTF8: validUTF8Paths, scratch: scratch) != nil }
+        if pathKnown { return routeRecords.match(code[offset &+ 2], validUTF8: validUTF8Paths, scratch: scratch) != nil }
         // Without a (valid) path only matches without a path condition can hold.
         let set = routeSets[Int(routeSet)].takeUnretainedValue()
         for (i, c) in program.routeSets[Int(routeSet)].candidates.enumerated() where c.path == noIndex {

@@ -523,3 +523,51 @@ struct RelocatedProgramTests {
         #expect(split(1, port: 81, entropy: 0).backend == noIndex)
     }
 }
+
+extension RelocatedProgramTests {
+    @Test("tables, weight tables and split conditions that many instructions share are copied once")
+    func sharedTablesCopiedOnce() throws {
+        // 2,000 PICKs naming one weight table of 1,000 backends, 2,000 SPLIT_WHENs naming one
+        // condition of 1,000 ports and 2,000 SWITCH_SERVICEs naming one table: copying per use
+        // would take millions of words.
+        var p = Program(options: ProgramOptions(
+            fullPathMatch: false, normalization: .all, matchLimit: 100_000, depthLimit: 10_000, trustDomain: nil))
+        p.strings = ["default/a", "default/b"]
+        p.names = [0, 1]
+        let backends = (0..<1_000).map { _ in (name: UInt32(0), weight: UInt64(1)) }
+        p.splitConditions = [SplitCondition(routeSet: noIndex, anyPort: false, ports: Array(0..<1_000))]
+        let count = 2_000
+        let switchesEnd = UInt32(count * 3)
+        let root = switchesEnd + UInt32(count * 6)
+        var tables = WeightTable.encode(backends) ?? []
+        let serviceTable = UInt32(tables.count)
+        tables += SwitchTable.encode([(key: 0, target: root)])  // service 0 answers the root at once
+        var code: [UInt32] = []
+        for i in 0..<count {  // SWITCH_SERVICE chain: any other service goes on to the next
+            code += [Opcode.switchService.headerWord, serviceTable, UInt32(i * 3 + 3)]
+        }
+        for i in 0..<count {  // SPLIT_WHEN + PICK blocks: a failed condition goes on to the next
+            code += [Opcode.splitWhen.headerWord, 0, switchesEnd + UInt32(i * 6 + 6)]
+            code += [Opcode.pick.headerWord, 0, 0]
+        }
+        code += [Opcode.answerRoot.headerWord]
+        p.code = code
+        p.tables = tables
+        p.accessEntry = root
+        p.splitEntry = 0
+        try Verifier.verify(p)
+        let layout = DecisionLayout(p) { $0 }
+        #expect(layout.words.count < p.code.count + p.tables.count + 1_000 + 2 * count + 10)
+        let executable = try ExecutablePolicy(program: p)
+        let scratch = try #require(EvaluationScratch())
+        let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+        func split(_ service: UInt32, port: UInt32) -> SplitResult {
+            executable.selectBackend(
+                SplitQuery(service: service, entropy: .max, method: nil, target: nil, headers: none, port: port), scratch: scratch)
+        }
+        let hit = split(1, port: 999)
+        #expect(hit.backend == 0 && hit.split == 0)
+        #expect(split(1, port: 5_000).backend == noIndex)
+        #expect(split(0, port: 999).backend == noIndex)
+    }
+}

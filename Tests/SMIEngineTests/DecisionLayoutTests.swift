@@ -25,7 +25,8 @@ struct DecisionLayoutTests {
                     let entries = SwitchTable.decode(words, at: Int(word)) ?? []
                     stack += entries.map { Int($0.target) }
                 case .splitCondition:
-                    stack.append(Int(word) + Int(words[Int(word)]))
+                    // [SPLIT_WHEN, condition, target, skip, condition words…], then the fall-through.
+                    stack.append(pc + op.length + 1 + Int(words[pc + op.length]))
                 default:
                     break
                 }
@@ -45,7 +46,9 @@ struct DecisionLayoutTests {
         for (pc, op) in visited {
             let operands = op.info.operands
             for (k, kind) in operands.enumerated() where [.switchTable, .weightTable, .splitCondition].contains(kind) {
-                #expect(Int(layout.words[pc + 1 + k]) == pc + op.length, "\(name): \(op.info.mnemonic) at \(pc) has its table elsewhere")
+                // A split condition comes after SPLIT_WHEN's skip word.
+                let expected = pc + op.length + (kind == .splitCondition ? 1 : 0)
+                #expect(Int(layout.words[pc + 1 + k]) == expected, "\(name): \(op.info.mnemonic) at \(pc) has its table elsewhere")
                 switches += 1
             }
         }
