@@ -232,8 +232,7 @@ public func smi_policy_decide_access(
     return ph._withUnsafeGuaranteedRef { handle in
         sh._withUnsafeGuaranteedRef { scratch in
             decideAccess(out, handle.policy, tag: handle.tag, scratch, request) { grant in
-                (handle.grants.string(record: grant, field: 0), handle.grants.string(record: grant, field: 1),
-                 handle.grants.string(record: grant, field: 2))
+                handle.grants.strings3(record: grant)
             }
         }
     }
