@@ -232,7 +232,8 @@ public func smi_policy_decide_access(
     return ph._withUnsafeGuaranteedRef { handle in
         sh._withUnsafeGuaranteedRef { scratch in
             decideAccess(out, handle.policy, tag: handle.tag, scratch, request) { grant in
-                handle.grants.strings3(record: grant)
+                let base = grant * 3
+                return (handle.grants.string(base), handle.grants.string(base + 1), handle.grants.string(base + 2))
             }
         }
     }

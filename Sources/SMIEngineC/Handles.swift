@@ -79,7 +79,7 @@ final class PolicyHandle: Handle, @unchecked Sendable {
     /// The identity-cache tag (`smi_identity.policy_tag`): the policy's process-unique serial,
     /// never 0, shared by every handle of the same policy.
     let tag: UInt64
-    /// Per grant: traffic target, rule kind, match (one group of three: one cache line).
+    /// Per grant: traffic target, rule kind, match.
     let grants: StringTable
     /// Per name index: `namespace/name`.
     let names: StringTable
@@ -94,7 +94,7 @@ final class PolicyHandle: Handle, @unchecked Sendable {
             grantStrings.append(g.ruleKind)
             grantStrings.append(g.match)
         }
-        grants = StringTable(grantStrings, group: 3)
+        grants = StringTable(grantStrings)
         names = StringTable(policy.program.names.indices.map { policy.program.name(UInt32(truncatingIfNeeded: $0)) })
         super.init(kind: .policy)
     }
