@@ -260,51 +260,13 @@ public final class RegexSet: @unchecked Sendable {
         _ subject: UnsafeRawBufferPointer, validUTF8: Bool, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
-        RegexSet.firstMatch(
+        regexSetFirstMatch(
             steps: UnsafeBufferPointer(steps), fallbacks: fallbackList, subject, validUTF8: validUTF8, scratch: scratch,
             checker: checker)
     }
 
-    /// ``firstMatch(_:validUTF8:scratch:checker:)`` over copies of a set's ``stepList`` and its
-    /// ``fallbackList`` (the set must outlive the call).
     @inline(__always)
-    package static func firstMatch(
-        steps: UnsafeBufferPointer<Step>, fallbacks: UnsafePointer<Step>, _ subject: UnsafeRawBufferPointer,
-        validUTF8: Bool, scratch: RegexScratch, checker: (any RegexAlternativeChecker)?
-    ) -> Int? {
-        let options = validUTF8 ? PCRE2.noUTFCheck : 0
-        for i in 0..<steps.count {
-            let step = steps[i]
-            guard step.merged else {
-                if let winner = Self.evaluate(step, subject, options: options, scratch: scratch, checker: checker) {
-                    return winner
-                }
-                continue
-            }
-            let context = step.hasCallouts ? scratch.calloutContext : scratch.plainContext
-            if step.hasCallouts { scratch.checker = checker }
-            let rc = validUTF8 && step.jit
-                ? PCRE2.jitMatch(step.code, subject, data: scratch.outerData, context: context)
-                : PCRE2.match(step.code, subject, options: options, data: scratch.outerData, context: context)
-            if step.hasCallouts { scratch.checker = nil }
-            switch RegexScratch.outcome(rc) {
-            case .match:
-                if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
-            case .noMatch:
-                break
-            case .budgetExceeded:
-                for k in Int(step.fallbackStart)..<(Int(step.fallbackStart) + Int(step.fallbackCount)) {
-                    if let winner = Self.evaluate(fallbacks[k], subject, options: options, scratch: scratch, checker: checker) {
-                        return winner
-                    }
-                }
-            }
-        }
-        return nil
-    }
-
-    @inline(__always)
-    private static func evaluate(
+    fileprivate static func evaluate(
         _ branch: Step, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
@@ -324,6 +286,44 @@ public final class RegexSet: @unchecked Sendable {
             return nil
         }
     }
+}
+
+/// ``RegexSet/firstMatch(_:validUTF8:scratch:checker:)`` over copies of a set's
+/// ``RegexSet/stepList`` and its ``RegexSet/fallbackList`` (the set must outlive the call). A free
+/// function: a static method would fetch the class's metadata on every call.
+package func regexSetFirstMatch(
+    steps: UnsafeBufferPointer<RegexSet.Step>, fallbacks: UnsafePointer<RegexSet.Step>, _ subject: UnsafeRawBufferPointer,
+    validUTF8: Bool, scratch: RegexScratch, checker: (any RegexAlternativeChecker)?
+) -> Int? {
+    let options = validUTF8 ? PCRE2.noUTFCheck : 0
+    for i in 0..<steps.count {
+        let step = steps[i]
+        guard step.merged else {
+            if let winner = RegexSet.evaluate(step, subject, options: options, scratch: scratch, checker: checker) {
+                return winner
+            }
+            continue
+        }
+        let context = step.hasCallouts ? scratch.calloutContext : scratch.plainContext
+        if step.hasCallouts { scratch.checker = checker }
+        let rc = validUTF8 && step.jit
+            ? PCRE2.jitMatch(step.code, subject, data: scratch.outerData, context: context)
+            : PCRE2.match(step.code, subject, options: options, data: scratch.outerData, context: context)
+        if step.hasCallouts { scratch.checker = nil }
+        switch RegexScratch.outcome(rc) {
+        case .match:
+            if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
+        case .noMatch:
+            break
+        case .budgetExceeded:
+            for k in Int(step.fallbackStart)..<(Int(step.fallbackStart) + Int(step.fallbackCount)) {
+                if let winner = RegexSet.evaluate(fallbacks[k], subject, options: options, scratch: scratch, checker: checker) {
+                    return winner
+                }
+            }
+        }
+    }
+    return nil
 }
 
 @inline(__always)

@@ -71,11 +71,11 @@ struct RouteRecords {
             scratch.currentSet = set
             defer { scratch.currentSet = nil }
             let subject = UnsafeRawBufferPointer(rebasing: scratch.path[0..<scratch.pathLength])
-            return RegexSet.firstMatch(
+            return regexSetFirstMatch(
                 steps: UnsafeBufferPointer(start: steps, count: stepCount), fallbacks: fallbacks, subject,
                 validUTF8: validUTF8, scratch: scratch.regex, checker: scratch)
         }
-        guard let winner, winner >= 0, winner < candidateCount else { return nil }
+        guard let winner, winner < candidateCount else { return nil }  // alternatives are never negative
         let grants = UnsafeRawPointer(steps + stepCount)
         return grants.load(fromByteOffset: winner &* MemoryLayout<UInt32>.stride, as: UInt32.self)
     }
