@@ -67,17 +67,40 @@ public final class RegexSet: @unchecked Sendable {
     /// `Regex` objects in `segments` own the code they point at.
     private let steps: UnsafeMutableBufferPointer<Step>
     private let fallbacks: UnsafeMutableBufferPointer<Step>
+    private let fallbackBase: UnsafeMutablePointer<Step>
 
-    struct Step {
+    /// One PCRE2 program of the set, as plain data (24 bytes: a runtime can copy a set's steps
+    /// next to its other per-set data, so a match reads one cache line before PCRE2's).
+    package struct Step {
         var code: PCRE2.Code
+        var alternative: Int32
+        var fallbackStart: Int32
+        var fallbackCount: Int32
         var jit: Bool
         var merged: Bool
         var hasCallouts: Bool
         var needsCheck: Bool
-        var alternative: Int
-        var fallbackStart: Int
-        var fallbackCount: Int
+
+        init(
+            code: PCRE2.Code, jit: Bool, merged: Bool, hasCallouts: Bool, needsCheck: Bool, alternative: Int,
+            fallbackStart: Int, fallbackCount: Int
+        ) {
+            // Branch and program counts of a set are far below 2^31 (each is a compiled pattern).
+            self.code = code
+            self.alternative = Int32(truncatingIfNeeded: alternative)
+            self.fallbackStart = Int32(truncatingIfNeeded: fallbackStart)
+            self.fallbackCount = Int32(truncatingIfNeeded: fallbackCount)
+            self.jit = jit
+            self.merged = merged
+            self.hasCallouts = hasCallouts
+            self.needsCheck = needsCheck
+        }
     }
+
+    /// The steps ``firstMatch(_:validUTF8:scratch:checker:)`` runs, in order; valid while the set lives.
+    package var stepList: UnsafeBufferPointer<Step> { UnsafeBufferPointer(steps) }
+    /// The fallback steps the merged steps' `fallbackStart` index; valid while the set lives.
+    package var fallbackList: UnsafePointer<Step> { UnsafePointer(fallbackBase) }
 
     /// The number of branches.
     public let count: Int
@@ -188,20 +211,21 @@ public final class RegexSet: @unchecked Sendable {
                 steps.append(Self.step(branch))
             }
         }
-        self.steps = Self.buffer(steps)
-        self.fallbacks = Self.buffer(fallbacks)
+        self.steps = UnsafeMutableBufferPointer(start: Self.buffer(steps), count: steps.count)
+        fallbackBase = Self.buffer(fallbacks)
+        self.fallbacks = UnsafeMutableBufferPointer(start: fallbackBase, count: fallbacks.count)
     }
 
     /// `items` in a buffer of exactly their count (its storage has room for at least one, so the
     /// base address is never nil). An empty set has no steps: firstMatch must not see an
     /// uninitialized one, as it did when a bundle's empty route set reached here (found by the
     /// `program` fuzz target).
-    private static func buffer(_ items: [Step]) -> UnsafeMutableBufferPointer<Step> {
+    private static func buffer(_ items: [Step]) -> UnsafeMutablePointer<Step> {
         let storage = UnsafeMutablePointer<Step>.allocate(capacity: max(items.count, 1))
         items.withUnsafeBufferPointer { source in
             if let base = source.baseAddress { storage.initialize(from: base, count: source.count) }
         }
-        return UnsafeMutableBufferPointer(start: storage, count: items.count)
+        return storage
     }
 
     deinit {
@@ -236,40 +260,13 @@ public final class RegexSet: @unchecked Sendable {
         _ subject: UnsafeRawBufferPointer, validUTF8: Bool, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
-        let options = validUTF8 ? PCRE2.noUTFCheck : 0
-        let steps = self.steps
-        for i in 0..<steps.count {
-            let step = steps[i]
-            guard step.merged else {
-                if let winner = Self.evaluate(step, subject, options: options, scratch: scratch, checker: checker) {
-                    return winner
-                }
-                continue
-            }
-            let context = step.hasCallouts ? scratch.calloutContext : scratch.plainContext
-            if step.hasCallouts { scratch.checker = checker }
-            let rc = validUTF8 && step.jit
-                ? PCRE2.jitMatch(step.code, subject, data: scratch.outerData, context: context)
-                : PCRE2.match(step.code, subject, options: options, data: scratch.outerData, context: context)
-            if step.hasCallouts { scratch.checker = nil }
-            switch RegexScratch.outcome(rc) {
-            case .match:
-                if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
-            case .noMatch:
-                break
-            case .budgetExceeded:
-                for k in step.fallbackStart..<(step.fallbackStart + step.fallbackCount) {
-                    if let winner = Self.evaluate(fallbacks[k], subject, options: options, scratch: scratch, checker: checker) {
-                        return winner
-                    }
-                }
-            }
-        }
-        return nil
+        regexSetFirstMatch(
+            steps: UnsafeBufferPointer(steps), fallbacks: fallbackList, subject, validUTF8: validUTF8, scratch: scratch,
+            checker: checker)
     }
 
     @inline(__always)
-    private static func evaluate(
+    fileprivate static func evaluate(
         _ branch: Step, _ subject: UnsafeRawBufferPointer, options: UInt32, scratch: RegexScratch,
         checker: (any RegexAlternativeChecker)?
     ) -> Int? {
@@ -278,10 +275,10 @@ public final class RegexSet: @unchecked Sendable {
             : PCRE2.match(branch.code, subject, options: options, data: scratch.outerData, context: scratch.plainContext)
         let outcome = RegexScratch.outcome(rc)
         if outcome == .noMatch { return nil }
-        let verdict: RegexCheck = branch.needsCheck ? (checker?.check(alternative: branch.alternative) ?? .reject) : .accept
+        let verdict: RegexCheck = branch.needsCheck ? (checker?.check(alternative: Int(branch.alternative)) ?? .reject) : .accept
         switch (outcome, verdict) {
         case (.match, .accept):
-            return branch.alternative
+            return Int(branch.alternative)
         case (.match, .unknown), (.budgetExceeded, .accept), (.budgetExceeded, .unknown):
             scratch.markBudgetExceeded()
             return nil
@@ -289,6 +286,44 @@ public final class RegexSet: @unchecked Sendable {
             return nil
         }
     }
+}
+
+/// ``RegexSet/firstMatch(_:validUTF8:scratch:checker:)`` over copies of a set's
+/// ``RegexSet/stepList`` and its ``RegexSet/fallbackList`` (the set must outlive the call). A free
+/// function: a static method would fetch the class's metadata on every call.
+package func regexSetFirstMatch(
+    steps: UnsafeBufferPointer<RegexSet.Step>, fallbacks: UnsafePointer<RegexSet.Step>, _ subject: UnsafeRawBufferPointer,
+    validUTF8: Bool, scratch: RegexScratch, checker: (any RegexAlternativeChecker)?
+) -> Int? {
+    let options = validUTF8 ? PCRE2.noUTFCheck : 0
+    for i in 0..<steps.count {
+        let step = steps[i]
+        guard step.merged else {
+            if let winner = RegexSet.evaluate(step, subject, options: options, scratch: scratch, checker: checker) {
+                return winner
+            }
+            continue
+        }
+        let context = step.hasCallouts ? scratch.calloutContext : scratch.plainContext
+        if step.hasCallouts { scratch.checker = checker }
+        let rc = validUTF8 && step.jit
+            ? PCRE2.jitMatch(step.code, subject, data: scratch.outerData, context: context)
+            : PCRE2.match(step.code, subject, options: options, data: scratch.outerData, context: context)
+        if step.hasCallouts { scratch.checker = nil }
+        switch RegexScratch.outcome(rc) {
+        case .match:
+            if let mark = PCRE2.mark(scratch.outerData) { return decodeMark(mark) }
+        case .noMatch:
+            break
+        case .budgetExceeded:
+            for k in Int(step.fallbackStart)..<(Int(step.fallbackStart) + Int(step.fallbackCount)) {
+                if let winner = RegexSet.evaluate(fallbacks[k], subject, options: options, scratch: scratch, checker: checker) {
+                    return winner
+                }
+            }
+        }
+    }
+    return nil
 }
 
 @inline(__always)

@@ -35,10 +35,8 @@ extension ExecutablePolicy {
             case Opcode.switchMethod.rawValue:
                 pc = lookup(Int(code[pc &+ 1]), key: scratch.methodIndex) ?? Int(code[pc &+ 2])
             case Opcode.matchRoutes.rawValue:
-                let grant: UInt32? = routeSets[Int(code[pc &+ 1])]._withUnsafeGuaranteedRef { set in
-                    match(set, scratch: scratch).map { set.candidates[$0].grant }
-                }
-                if let grant { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
+                // The operand is the set's RouteRecords line (DecisionLayout).
+                if let grant = routeRecords.match(code[pc &+ 1], validUTF8: validUTF8Paths, scratch: scratch) { return AccessResult(allowed: true, reason: .noRouteMatched, grant: grant) }
                 pc = Int(code[pc &+ 2])
             case Opcode.allow.rawValue:
                 return AccessResult(allowed: true, reason: .noRouteMatched, grant: code[pc &+ 1])
@@ -77,9 +75,10 @@ extension ExecutablePolicy {
             case Opcode.switchService.rawValue:
                 pc = lookup(Int(code[pc &+ 1]), key: query.service) ?? Int(code[pc &+ 2])
             case Opcode.splitWhen.rawValue:
-                let condition = program.splitConditions[Int(code[pc &+ 1])]
-                if meets(condition, query: query, pathKnown: pathKnown, scratch: scratch) {
-                    pc &+= 3
+                // DecisionLayout: [SPLIT_WHEN, condition, target, skip, condition words…]; the
+                // fall-through follows the skipped words.
+                if meets(Int(code[pc &+ 1]), query: query, pathKnown: pathKnown, scratch: scratch) {
+                    pc = pc &+ 4 &+ Int(code[pc &+ 3])
                 } else {
                     pc = Int(code[pc &+ 2])
                 }
@@ -95,22 +94,26 @@ extension ExecutablePolicy {
         }
     }
 
-    @inline(__always)
-    private func match(_ set: ExecutableRouteSet, scratch: EvaluationScratch) -> Int? {
-        scratch.currentSet = set
-        defer { scratch.currentSet = nil }
-        let subject = UnsafeRawBufferPointer(rebasing: scratch.path[0..<scratch.pathLength])
-        return set.paths.firstMatch(subject, validUTF8: validUTF8Paths, scratch: scratch.regex, checker: scratch)
-    }
-
-    private func meets(_ condition: SplitCondition, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
-        if condition.anyPort { return true }
-        if let port = query.port, condition.ports.contains(port) { return true }
-        guard condition.routeSet != noIndex else { return false }
-        let set = routeSets[Int(condition.routeSet)].takeUnretainedValue()
-        if pathKnown { return match(set, scratch: scratch) != nil }
+    /// Whether the request meets the condition whose words start at `offset`:
+    /// `[anyPort, route set, its record line, port count, ports…]` (DecisionLayout).
+    private func meets(_ offset: Int, query: SplitQuery, pathKnown: Bool, scratch: EvaluationScratch) -> Bool {
+        let code = self.code
+        if code[offset] != 0 { return true }
+        if let port = query.port {
+            let count = Int(code[offset &+ 3])
+            var i = offset &+ 4
+            let end = i &+ count
+            while i < end {
+                if code[i] == port { return true }
+                i &+= 1
+            }
+        }
+        let routeSet = code[offset &+ 1]
+        guard routeSet != noIndex else { return false }
+        if pathKnown { return routeRecords.match(code[offset &+ 2], validUTF8: validUTF8Paths, scratch: scratch) != nil }
         // Without a (valid) path only matches without a path condition can hold.
-        for (i, c) in program.routeSets[Int(condition.routeSet)].candidates.enumerated() where c.path == noIndex {
+        let set = routeSets[Int(routeSet)].takeUnretainedValue()
+        for (i, c) in program.routeSets[Int(routeSet)].candidates.enumerated() where c.path == noIndex {
             scratch.currentSet = set
             let verdict = scratch.check(alternative: i)
             scratch.currentSet = nil
@@ -123,7 +126,7 @@ extension ExecutablePolicy {
 
     @inline(__always)
     private func lookup(_ offset: Int, key: UInt32) -> Int? {
-        let tables = self.tables
+        let tables = self.code
         let log2 = tables[offset]
         if log2 & SwitchTable.linearTag != 0 {
             // Linear: at most SwitchTable.maxLinear (key, target) pairs, compared in order.
@@ -149,7 +152,7 @@ extension ExecutablePolicy {
     /// r = high 64 bits of entropy × total; the first backend whose cumulative weight exceeds r.
     @inline(__always)
     private func pick(_ offset: Int, entropy: UInt64) -> UInt32 {
-        let tables = self.tables
+        let tables = self.code
         let count = Int(tables[offset])
         let total = UInt64(tables[offset + 1]) << 32 | UInt64(tables[offset + 2])
         let r = entropy.multipliedFullWidth(by: total).high

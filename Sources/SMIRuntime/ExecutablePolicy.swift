@@ -47,16 +47,17 @@ public final class ExecutablePolicy: @unchecked Sendable {
 
     /// The program this policy runs.
     public let program: Program
-    // The decision loop reads these through raw pointers: no array bounds or ownership work per
-    // instruction. They are copies owned by this object (freed in deinit); the verifier has
-    // checked every offset they will be read at.
+    // The decision loop reads the words through a raw pointer: no array bounds or ownership work
+    // per instruction. They are the program's instructions with each switch's table inline
+    // (``DecisionLayout``), owned by this object (freed in deinit); the verifier has checked every
+    // offset they were built from.
     let code: UnsafeMutableBufferPointer<UInt32>
-    let tables: UnsafeMutableBufferPointer<UInt32>
-    /// The memory behind `code` and `tables` (huge pages for large policies).
+    /// The memory behind `code` (huge pages for large policies).
     private let codeWords: PolicyWords
-    private let tableWords: PolicyWords
     let routeSets: UnsafeMutableBufferPointer<Unmanaged<ExecutableRouteSet>>
     private let routeSetStorage: [ExecutableRouteSet]
+    /// What `MATCH_ROUTES` reads of each route set, one line per small set.
+    let routeRecords: RouteRecords
     let accessEntry: Int
     let splitEntry: Int
     let matchLimit: UInt32
@@ -136,14 +137,15 @@ public final class ExecutablePolicy: @unchecked Sendable {
         routeSetStorage = sets
         regexCodeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
         regexJITBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
-        codeWords = PolicyWords(copying: program.code)
-        tableWords = PolicyWords(copying: program.tables)
+        let records = RouteRecords(sets)
+        routeRecords = records
+        let layout = DecisionLayout(program) { records.lines[Int($0)] }
+        codeWords = PolicyWords(copying: layout.words)
         code = codeWords.buffer
-        tables = tableWords.buffer
         routeSets = .allocate(capacity: max(sets.count, 1))
         for (i, set) in sets.enumerated() { routeSets[i] = Unmanaged.passUnretained(set) }
-        accessEntry = Int(program.accessEntry)
-        splitEntry = Int(program.splitEntry)
+        accessEntry = layout.accessEntry
+        splitEntry = layout.splitEntry
         matchLimit = program.options.matchLimit
         depthLimit = program.options.depthLimit
         let methodIndex = NameIndex(program.methods.map { program.string($0) ?? "" })
@@ -160,8 +162,8 @@ public final class ExecutablePolicy: @unchecked Sendable {
 
     deinit {
         codeWords.release()
-        tableWords.release()
         routeSets.deallocate()
+        routeRecords.release()
         standardMethods.deallocate()
     }
 

@@ -4,7 +4,8 @@ import Glibc
 import Musl
 #endif
 
-/// The instruction and table words of an executable policy, in memory the policy owns.
+/// The decision words of an executable policy (instructions with their tables inline, see
+/// ``DecisionLayout``), in memory the policy owns.
 ///
 /// A decision at large N reads a few words at unrelated places of these arrays (the destination's
 /// switch, its source and port tables), so with 4 KiB pages nearly every read also misses the TLB:

@@ -495,3 +495,79 @@ private func decodeOpcodes(_ code: [UInt32]) -> [Opcode] {
     }
     return result
 }
+
+@Suite("Bytecode: the runtime's relocated words decide as the program does")
+struct RelocatedProgramTests {
+    @Test("a SPLIT_WHEN fall-through that another instruction also jumps to works from both")
+    func sharedFallThrough() throws {
+        var hand = HandProgram()
+        // SWITCH_SERVICE's default (an unknown service) now goes to the PICK that SPLIT_WHEN
+        // falls through to: the runtime copies the PICK after SPLIT_WHEN and keeps one for the jump.
+        hand.program.code[hand.switchServiceAt + 2] = UInt32(hand.pickAt)
+        try Verifier.verify(hand.program)
+        let executable = try ExecutablePolicy(program: hand.program)
+        let scratch = try #require(EvaluationScratch())
+        let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+        func split(_ service: UInt32, port: UInt32?, entropy: UInt64) -> SplitResult {
+            executable.selectBackend(
+                SplitQuery(service: service, entropy: entropy, method: nil, target: nil, headers: none, port: port), scratch: scratch)
+        }
+        // Weights 1 and 3: entropy 0 picks backend 0, the top entropy backend 1.
+        for (service, port) in [(UInt32(1), UInt32?(80)), (ExecutablePolicy.unknownName, nil)] {
+            let low = split(service, port: port, entropy: 0)
+            let high = split(service, port: port, entropy: .max)
+            #expect(low.backend == 0 && low.split == 1, "service \(service)")
+            #expect(high.backend == 1 && high.split == 1, "service \(service)")
+        }
+        // The known service on another port fails SPLIT_WHEN and answers the root.
+        #expect(split(1, port: 81, entropy: 0).backend == noIndex)
+    }
+}
+
+extension RelocatedProgramTests {
+    @Test("tables, weight tables and split conditions that many instructions share are copied once")
+    func sharedTablesCopiedOnce() throws {
+        // 2,000 PICKs naming one weight table of 1,000 backends, 2,000 SPLIT_WHENs naming one
+        // condition of 1,000 ports and 2,000 SWITCH_SERVICEs naming one table: copying per use
+        // would take millions of words.
+        var p = Program(options: ProgramOptions(
+            fullPathMatch: false, normalization: .all, matchLimit: 100_000, depthLimit: 10_000, trustDomain: nil))
+        p.strings = ["default/a", "default/b"]
+        p.names = [0, 1]
+        let backends = (0..<1_000).map { _ in (name: UInt32(0), weight: UInt64(1)) }
+        p.splitConditions = [SplitCondition(routeSet: noIndex, anyPort: false, ports: Array(0..<1_000))]
+        let count = 2_000
+        let switchesEnd = UInt32(count * 3)
+        let root = switchesEnd + UInt32(count * 6)
+        var tables = WeightTable.encode(backends) ?? []
+        let serviceTable = UInt32(tables.count)
+        tables += SwitchTable.encode([(key: 0, target: root)])  // service 0 answers the root at once
+        var code: [UInt32] = []
+        for i in 0..<count {  // SWITCH_SERVICE chain: any other service goes on to the next
+            code += [Opcode.switchService.headerWord, serviceTable, UInt32(i * 3 + 3)]
+        }
+        for i in 0..<count {  // SPLIT_WHEN + PICK blocks: a failed condition goes on to the next
+            code += [Opcode.splitWhen.headerWord, 0, switchesEnd + UInt32(i * 6 + 6)]
+            code += [Opcode.pick.headerWord, 0, 0]
+        }
+        code += [Opcode.answerRoot.headerWord]
+        p.code = code
+        p.tables = tables
+        p.accessEntry = root
+        p.splitEntry = 0
+        try Verifier.verify(p)
+        let layout = DecisionLayout(p) { $0 }
+        #expect(layout.words.count < p.code.count + p.tables.count + 1_000 + 2 * count + 10)
+        let executable = try ExecutablePolicy(program: p)
+        let scratch = try #require(EvaluationScratch())
+        let none = UnsafeBufferPointer<RawHeader>(start: nil, count: 0)
+        func split(_ service: UInt32, port: UInt32) -> SplitResult {
+            executable.selectBackend(
+                SplitQuery(service: service, entropy: .max, method: nil, target: nil, headers: none, port: port), scratch: scratch)
+        }
+        let hit = split(1, port: 999)
+        #expect(hit.backend == 0 && hit.split == 0)
+        #expect(split(1, port: 5_000).backend == noIndex)
+        #expect(split(0, port: 999).backend == noIndex)
+    }
+}
