@@ -27,14 +27,8 @@ struct PathFastPathTests {
     func randomPaths() {
         // Short alphabets make every boundary of the four-byte steps and every class meet.
         let alphabet = Array("/./a/b.c/?#%2e%2F-~\\ x".utf8)
-        var state: UInt64 = 0x5EED
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = Differential.SplitMix64(seed: 0x5EED)
+        func next() -> UInt64 { random.next() }
         var fastAccepted = 0
         for _ in 0..<20_000 {
             let length = Int(next() % 24)
