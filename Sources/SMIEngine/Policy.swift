@@ -48,16 +48,16 @@ public final class Policy: Sendable {
     /// ``init(program:normalized:diagnostics:options:threads:)``.
     private enum ExecutableJob: Sendable {
         case verified(VerificationError?)
-        case built(Result<ExecutablePolicy, LoadError>)
+        case built(Result<CompiledRouteSets, LoadError>)
     }
 
     /// A policy around a program the compiler has just produced. The program is verified on a
-    /// second thread while its regexes compile and its tables are built (`threads` as in
-    /// ``LoaderLimits/threads``; 1 keeps both on the calling thread); a program that fails
-    /// verification is refused as before, whatever the other job found.
+    /// second thread while its regexes compile (`threads` as in ``LoaderLimits/threads``; 1 keeps
+    /// both on the calling thread); a program that fails verification is refused as before,
+    /// whatever the other job found, and only a verified program has its decision words laid out.
     private convenience init(program: Program, normalized: NormalizedPolicy, diagnostics: [Diagnostic], options: PolicyOptions, threads: Int) throws(PolicyCompileError) {
         var verification: VerificationError?
-        var built: Result<ExecutablePolicy, LoadError>?
+        var built: Result<CompiledRouteSets, LoadError>?
         OrderedWork.run(
             count: 2, threads: threads == 1 ? 1 : 2,
             work: { job -> ExecutableJob in
@@ -70,7 +70,7 @@ public final class Policy: Sendable {
                     }
                 }
                 do throws(LoadError) {
-                    return .built(.success(try ExecutablePolicy(verifiedProgram: program)))
+                    return .built(.success(try CompiledRouteSets(program)))
                 } catch {
                     return .built(.failure(error))
                 }
@@ -87,7 +87,9 @@ public final class Policy: Sendable {
             refusal = .verification(verification)
         } else {
             switch built {
-            case .success(let made): executable = made; refusal = nil
+            case .success(let routeSets):
+                executable = ExecutablePolicy(verifiedProgram: program, routeSets: routeSets)
+                refusal = nil
             case .failure(let error): refusal = error
             case nil: refusal = nil
             }

@@ -39,6 +39,65 @@ public enum LoadError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The route sets of a program with their regexes compiled: the slow part of making a program
+/// executable. It reads only strings and route sets, with bounds checks, so it may run on a
+/// program that is still being verified (SMIEngine does so on a second thread); the result is
+/// used only once verification has passed.
+package struct CompiledRouteSets: @unchecked Sendable {
+    let sets: [ExecutableRouteSet]
+    /// PCRE2's compiled size of the distinct sets and single-pattern programs.
+    let codeBytes: Int
+    /// Their JIT code size.
+    let jitBytes: Int
+
+    /// Compiles every route set of `program`; throws the first pattern that does not compile.
+    package init(_ program: Program) throws(LoadError) {
+        let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
+        var sets: [ExecutableRouteSet] = []
+        // Route sets of different buckets often list the same patterns (the same group reached
+        // from several sources or methods): they share one compiled RegexSet, and equal header
+        // patterns share one Regex, which cuts regex memory and the cache lines a decision touches.
+        var sharedSets: [[RegexAlternative]: RegexSet] = [:]
+        // Single-pattern programs (a merged branch alone, unmergeable patterns, header
+        // patterns) are shared across sets too: the same pattern in many lists compiles once.
+        let singles = RegexCache()
+        for set in program.routeSets {
+            var alternatives: [RegexAlternative] = []
+            var candidates: [ExecutableRouteSet.Candidate] = []
+            for c in set.candidates {
+                // No path condition: a pattern that matches every path, under fullPathMatch too.
+                let pattern = c.path == noIndex ? "(?s:.*)" : (program.string(c.path) ?? "")
+                alternatives.append(RegexAlternative(pattern: pattern, needsCheck: !c.methods.isEmpty || !c.headers.isEmpty))
+                var tests: [ExecutableRouteSet.HeaderTest] = []
+                for h in c.headers {
+                    let source = program.string(h.pattern) ?? ""
+                    let name = Array((program.string(h.name) ?? "").utf8)
+                    do {
+                        tests.append(.init(name: name, regex: try singles.regex(source, anchoring: .whole, jit: true)))
+                    } catch {
+                        throw .regex(pattern: source, message: error.message)
+                    }
+                }
+                candidates.append(.init(grant: c.grant, methods: c.methods, headers: tests))
+            }
+            if let shared = sharedSets[alternatives] {
+                sets.append(ExecutableRouteSet(paths: shared, candidates: candidates))
+                continue
+            }
+            do {
+                let paths = try RegexSet(alternatives, anchoring: anchoring, cache: singles)
+                sharedSets[alternatives] = paths
+                sets.append(ExecutableRouteSet(paths: paths, candidates: candidates))
+            } catch {
+                throw .regex(pattern: alternatives[error.alternative].pattern, message: error.error.message)
+            }
+        }
+        self.sets = sets
+        codeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
+        jitBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
+    }
+}
+
 /// A verified program with its regexes compiled: immutable, shared by any number of threads.
 /// Each thread brings its own ``EvaluationScratch``; a decision takes no lock.
 public final class ExecutablePolicy: @unchecked Sendable {
@@ -85,58 +144,19 @@ public final class ExecutablePolicy: @unchecked Sendable {
         } catch {
             throw .verification(error)
         }
-        try self.init(verifiedProgram: program)
+        try self.init(verifiedProgram: program, routeSets: CompiledRouteSets(program))
     }
 
-    /// Compiles the regexes of a program and builds its tables without verifying it: the caller
-    /// verifies it too and uses the result only when verification passed. SMIEngine does so on
-    /// another thread for a program its compiler has just produced. Reading an unverified
-    /// program here is safe (strings are looked up with bounds checks), only not meaningful.
-    package init(verifiedProgram program: Program) throws(LoadError) {
+    /// Makes a program the verifier has accepted executable, with its route sets compiled by
+    /// ``CompiledRouteSets/init(_:)`` from the same program. The decision words are laid out
+    /// here (``DecisionLayout``), which reads operands the verifier has checked: never call this
+    /// before verification has passed.
+    package init(verifiedProgram program: Program, routeSets compiled: CompiledRouteSets) {
         self.program = program
-        let anchoring: RegexAnchoring = program.options.fullPathMatch ? .whole : .start
-        var sets: [ExecutableRouteSet] = []
-        // Route sets of different buckets often list the same patterns (the same group reached
-        // from several sources or methods): they share one compiled RegexSet, and equal header
-        // patterns share one Regex, which cuts regex memory and the cache lines a decision touches.
-        var sharedSets: [[RegexAlternative]: RegexSet] = [:]
-        // Single-pattern programs (a merged branch alone, unmergeable patterns, header
-        // patterns) are shared across sets too: the same pattern in many lists compiles once.
-        let singles = RegexCache()
-        for set in program.routeSets {
-            var alternatives: [RegexAlternative] = []
-            var candidates: [ExecutableRouteSet.Candidate] = []
-            for c in set.candidates {
-                // No path condition: a pattern that matches every path, under fullPathMatch too.
-                let pattern = c.path == noIndex ? "(?s:.*)" : (program.string(c.path) ?? "")
-                alternatives.append(RegexAlternative(pattern: pattern, needsCheck: !c.methods.isEmpty || !c.headers.isEmpty))
-                var tests: [ExecutableRouteSet.HeaderTest] = []
-                for h in c.headers {
-                    let source = program.string(h.pattern) ?? ""
-                    let name = Array((program.string(h.name) ?? "").utf8)
-                    do {
-                        tests.append(.init(name: name, regex: try singles.regex(source, anchoring: .whole, jit: true)))
-                    } catch {
-                        throw .regex(pattern: source, message: error.message)
-                    }
-                }
-                candidates.append(.init(grant: c.grant, methods: c.methods, headers: tests))
-            }
-            if let shared = sharedSets[alternatives] {
-                sets.append(ExecutableRouteSet(paths: shared, candidates: candidates))
-                continue
-            }
-            do {
-                let paths = try RegexSet(alternatives, anchoring: anchoring, cache: singles)
-                sharedSets[alternatives] = paths
-                sets.append(ExecutableRouteSet(paths: paths, candidates: candidates))
-            } catch {
-                throw .regex(pattern: alternatives[error.alternative].pattern, message: error.error.message)
-            }
-        }
+        let sets = compiled.sets
         routeSetStorage = sets
-        regexCodeBytes = sharedSets.values.reduce(singles.codeSize) { $0 + $1.codeSize }
-        regexJITBytes = sharedSets.values.reduce(singles.jitCodeSize) { $0 + $1.jitCodeSize }
+        regexCodeBytes = compiled.codeBytes
+        regexJITBytes = compiled.jitBytes
         let records = RouteRecords(sets)
         routeRecords = records
         let layout = DecisionLayout(program) { records.lines[Int($0)] }
